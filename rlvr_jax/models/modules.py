@@ -1,0 +1,158 @@
+"""Building blocks of the Qwen decoder: RMSNorm, rotary embedding, grouped-query attention, SwiGLU MLP.
+
+Einsum legend (used in every shape comment of the package):
+  B batch, T query tokens, S key/value slots, N query heads, K key/value heads, G query heads per
+  key/value head (N = K * G), H head dim, D model dim, F MLP hidden dim, V vocabulary.
+
+Every parameter carries a `role` metadata string (e.g. "q_dnh"); `rlvr_jax.sharding` maps roles to
+PartitionSpecs, so the model never reads a mesh and sharding stays a single table outside it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from rlvr_jax.models.config import QwenConfig
+
+# A function (array, role) -> array that applies the activation layout for that role; identity when
+# running unsharded. Passed explicitly down the call tree (never read from a global).
+Constrain = Callable[[jax.Array, str], jax.Array]
+
+
+def no_constraint(x: jax.Array, role: str) -> jax.Array:
+  del role
+  return x
+
+
+def _normal(key: jax.Array, shape: tuple[int, ...], dtype, stddev: float = 0.02) -> jax.Array:
+  return (stddev * jax.random.normal(key, shape, jnp.float32)).astype(dtype)
+
+
+class RMSNorm(nnx.Module):
+  """RMSNorm in float32; the scale is applied after casting back, as the HF reference does."""
+
+  def __init__(self, dim: int, eps: float, *, dtype, role: str = "norm_d"):
+    self.eps = eps
+    self.scale = nnx.Param(jnp.ones((dim,), dtype), role=role)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    x32 = x.astype(jnp.float32)
+    normed = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + self.eps)
+    return self.scale[...] * normed.astype(x.dtype)
+
+
+def rotary_embedding(x: jax.Array, positions: jax.Array, theta: float) -> jax.Array:
+  """Applies RoPE in the HF "rotate half" layout (first half / second half of head_dim are paired).
+
+  x: [B, T, heads, H]; positions: [B, T] int. Angles are computed in float32.
+  """
+  head_dim = x.shape[-1]
+  inv_freq = 1.0 / (theta ** (jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim))  # [H/2]
+  angles = positions.astype(jnp.float32)[..., None] * inv_freq  # [B, T, H/2]
+  angles = jnp.concatenate([angles, angles], axis=-1)[:, :, None, :]  # [B, T, 1, H]
+  cos, sin = jnp.cos(angles).astype(x.dtype), jnp.sin(angles).astype(x.dtype)
+  half = head_dim // 2
+  rotated = jnp.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+  return x * cos + rotated * sin
+
+
+class Attention(nnx.Module):
+  """Grouped-query self-attention over an explicit key/value store (full sequence or KV cache)."""
+
+  def __init__(self, config: QwenConfig, *, dtype, rngs: nnx.Rngs):
+    d, n, k, h = config.hidden_size, config.num_heads, config.num_kv_heads, config.head_dim
+    self.config = config
+    self.q_proj = nnx.Param(_normal(rngs.params(), (d, n, h), dtype), role="q_dnh")
+    self.k_proj = nnx.Param(_normal(rngs.params(), (d, k, h), dtype), role="kv_dkh")
+    self.v_proj = nnx.Param(_normal(rngs.params(), (d, k, h), dtype), role="kv_dkh")
+    self.o_proj = nnx.Param(_normal(rngs.params(), (n, h, d), dtype), role="o_nhd")
+    if config.qkv_bias:
+      self.q_bias = nnx.Param(jnp.zeros((n, h), dtype), role="bias_nh")
+      self.k_bias = nnx.Param(jnp.zeros((k, h), dtype), role="bias_kh")
+      self.v_bias = nnx.Param(jnp.zeros((k, h), dtype), role="bias_kh")
+    if config.out_bias:
+      self.o_bias = nnx.Param(jnp.zeros((d,), dtype), role="norm_d")
+    if config.qk_norm:
+      self.q_norm = RMSNorm(h, config.rms_norm_eps, dtype=dtype, role="head_norm_h")
+      self.k_norm = RMSNorm(h, config.rms_norm_eps, dtype=dtype, role="head_norm_h")
+
+  def __call__(
+      self,
+      x: jax.Array,  # [B, T, D]
+      positions: jax.Array,  # [B, T]
+      kv_mask: jax.Array,  # [B, S] bool: slots holding real tokens (after this call's writes)
+      query_slots: jax.Array,  # [T] int: the slot each query token occupies
+      cache_kv: tuple[jax.Array, jax.Array] | None,  # ([B, S, K, H], [B, S, K, H]) or None (S == T)
+      write_index: jax.Array | None,  # [] int: first slot this call writes into the cache
+      constrain: Constrain,
+  ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
+    cfg = self.config
+    q = jnp.einsum("BTD,DNH->BTNH", x, self.q_proj[...])
+    k = jnp.einsum("BTD,DKH->BTKH", x, self.k_proj[...])
+    v = jnp.einsum("BTD,DKH->BTKH", x, self.v_proj[...])
+    if cfg.qkv_bias:
+      q, k, v = q + self.q_bias[...], k + self.k_bias[...], v + self.v_bias[...]
+    if cfg.qk_norm:
+      q, k = self.q_norm(q), self.k_norm(k)
+    q = constrain(rotary_embedding(q, positions, cfg.rope_theta), "act_btnh")
+    k = constrain(rotary_embedding(k, positions, cfg.rope_theta), "act_btkh")
+    v = constrain(v, "act_btkh")
+
+    if cache_kv is not None:
+      # Write this call's keys/values at [write_index, write_index + T) of every row, in place.
+      cache_k, cache_v = cache_kv
+      start = (0, write_index, 0, 0)
+      cache_k = jax.lax.dynamic_update_slice(cache_k, k.astype(cache_k.dtype), start)
+      cache_v = jax.lax.dynamic_update_slice(cache_v, v.astype(cache_v.dtype), start)
+      keys, values, new_cache = cache_k, cache_v, (cache_k, cache_v)
+    else:
+      keys, values, new_cache = k, v, None
+
+    key_slots = jnp.arange(keys.shape[1])  # [S]
+    causal = key_slots[None, :] <= query_slots[:, None]  # [T, S]
+    mask = causal[None, None, :, :] & kv_mask[:, None, None, :]  # [B, 1, T, S]
+    # Softmax runs in float32 inside dot_product_attention; fully masked (padding) query rows get a
+    # uniform distribution instead of NaN and are masked out downstream.
+    out = jax.nn.dot_product_attention(q, keys.astype(q.dtype), values.astype(q.dtype), mask=mask)  # [B,T,N,H]
+    out = constrain(out, "act_btnh")
+    y = jnp.einsum("BTNH,NHD->BTD", out, self.o_proj[...])
+    if cfg.out_bias:
+      y = y + self.o_bias[...]
+    return y, new_cache
+
+
+class MLP(nnx.Module):
+  """SwiGLU feed-forward: down(silu(gate(x)) * up(x))."""
+
+  def __init__(self, config: QwenConfig, *, dtype, rngs: nnx.Rngs):
+    d, f = config.hidden_size, config.intermediate_size
+    self.gate_proj = nnx.Param(_normal(rngs.params(), (d, f), dtype), role="mlp_df")
+    self.up_proj = nnx.Param(_normal(rngs.params(), (d, f), dtype), role="mlp_df")
+    self.down_proj = nnx.Param(_normal(rngs.params(), (f, d), dtype), role="mlp_fd")
+
+  def __call__(self, x: jax.Array, constrain: Constrain) -> jax.Array:  # [B, T, D] -> [B, T, D]
+    gate = jnp.einsum("BTD,DF->BTF", x, self.gate_proj[...])
+    up = jnp.einsum("BTD,DF->BTF", x, self.up_proj[...])
+    hidden = constrain(jax.nn.silu(gate) * up, "act_btf")
+    return jnp.einsum("BTF,FD->BTD", hidden, self.down_proj[...])
+
+
+class DecoderBlock(nnx.Module):
+  """Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x))."""
+
+  def __init__(self, config: QwenConfig, *, dtype, rngs: nnx.Rngs):
+    self.input_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype)
+    self.attn = Attention(config, dtype=dtype, rngs=rngs)
+    self.post_attn_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype)
+    self.mlp = MLP(config, dtype=dtype, rngs=rngs)
+
+  def __call__(self, x, positions, kv_mask, query_slots, cache_kv, write_index, constrain):
+    attn_out, new_cache = self.attn(self.input_norm(x), positions, kv_mask, query_slots, cache_kv,
+                                    write_index, constrain)
+    x = constrain(x + attn_out, "act_btd")
+    x = constrain(x + self.mlp(self.post_attn_norm(x), constrain), "act_btd")
+    return x, new_cache

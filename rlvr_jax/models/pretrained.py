@@ -1,0 +1,124 @@
+"""HF checkpoint directories: `load_pretrained` and `save_pretrained`.
+
+Loading reads one tensor at a time and places it straight into its sharded layout with
+`jax.make_array_from_callback` (each process materializes only the shards its devices hold), so the
+host never holds more than one full tensor. Every expected weight is checked before it is placed: a
+missing tensor, an unexpected one or a shape that disagrees with `config.json` raises naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from rlvr_jax import sharding as shd
+from rlvr_jax.models import hf_weights
+from rlvr_jax.models.config import QwenConfig
+from rlvr_jax.models.factory import abstract_model, flat_params, model_from_arrays
+from rlvr_jax.models.qwen import Qwen
+from flax import nnx
+
+
+class CheckpointMismatchError(ValueError):
+  """The checkpoint's tensors do not match what its config.json describes."""
+
+
+def load_pretrained(path: str | os.PathLike, *, dtype=jnp.bfloat16, mesh: Mesh | None = None,
+                    layout: shd.Layout = "train") -> Qwen:
+  """Loads an HF Qwen2/Qwen3 directory (`config.json` + one or many `*.safetensors`)."""
+  path = os.fspath(path)
+  config = QwenConfig.from_pretrained(path)
+  files = hf_weights.checkpoint_files(path)
+  _check_names(config, dtype, files, path)
+
+  shardings = {}
+  if mesh is not None:
+    _, abstract_state = nnx.split(abstract_model(config, dtype))
+    for p, sharding in nnx.to_flat_state(shd.state_shardings(abstract_state, mesh, layout)):
+      shardings[".".join(str(x) for x in p)] = sharding
+  reader = hf_weights.TensorReader(files)
+
+  def read(flax_path: str, shape: tuple[int, ...]) -> jax.Array:
+    name, rule = hf_weights.hf_name(flax_path)
+    try:
+      array = rule.to_flax(reader.read(name), shape, name)
+    except ValueError as e:
+      raise CheckpointMismatchError(f"{path}: {e}") from None
+    array = array.astype(jnp.dtype(dtype))
+    sharding = shardings.get(flax_path)
+    if sharding is None:
+      return jax.device_put(array)
+    return jax.make_array_from_callback(shape, sharding, lambda index: array[index])
+
+  try:
+    return model_from_arrays(config, dtype, read)
+  finally:
+    reader.close()
+
+
+def _check_names(config: QwenConfig, dtype, files: dict[str, str], path: str) -> None:
+  _, abstract_state = nnx.split(abstract_model(config, dtype))
+  expected = {hf_weights.hf_name(".".join(str(p) for p in flat_path))[0]
+              for flat_path, _ in nnx.to_flat_state(abstract_state)}
+  missing = sorted(expected - set(files))
+  if missing:
+    more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
+    raise CheckpointMismatchError(f"{path}: missing weight(s) {missing[:5]}{more}")
+  unexpected = sorted(
+      name for name in set(files) - expected
+      if not any(p.match(name) for p in hf_weights.IGNORED_HF)
+      and not (name == "lm_head.weight" and config.tie_word_embeddings))
+  if unexpected:
+    more = f" (and {len(unexpected) - 5} more)" if len(unexpected) > 5 else ""
+    raise CheckpointMismatchError(
+        f"{path}: checkpoint has weight(s) the config does not describe: {unexpected[:5]}{more}")
+
+
+def _to_host(array: jax.Array) -> np.ndarray:
+  """Gathers one (possibly multi-host sharded) array to every host as numpy."""
+  if array.is_fully_addressable:
+    return np.asarray(jax.device_get(array))
+  replicated = NamedSharding(array.sharding.mesh, P())
+  return np.asarray(multihost_utils.process_allgather(
+      jax.jit(lambda x: x, out_shardings=replicated)(array), tiled=True))
+
+
+def save_pretrained(model: Qwen, path: str | os.PathLike, *, max_shard_bytes: int = 4 << 30) -> None:
+  """Writes an HF directory (`config.json`, safetensors shards and their index) that
+  `transformers.AutoModelForCausalLM.from_pretrained` loads. On multi-host runs only process 0 writes;
+  every process must call it (the gathers are collective)."""
+  from safetensors.numpy import save_file
+  from transformers import AutoConfig
+
+  path = os.fspath(path)
+  writer = jax.process_index() == 0
+  if writer:
+    os.makedirs(path, exist_ok=True)
+    hf = model.config.to_hf_dict()
+    hf["torch_dtype"] = str(jnp.dtype(model.dtype).name)
+    AutoConfig.for_model(**hf).save_pretrained(path)
+
+  params = flat_params(model)
+  sizes = [(name, int(array.size * array.dtype.itemsize)) for name, array in params]
+  arrays = dict(params)
+  shards = list(hf_weights.shard_names(sizes, max_shard_bytes))
+  weight_map = {}
+  for i, shard in enumerate(shards):
+    file = hf_weights.SINGLE_FILE if len(shards) == 1 else f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
+    tensors = {}
+    for flax_path in shard:
+      name, rule = hf_weights.hf_name(flax_path)
+      tensors[name] = rule.to_hf(_to_host(arrays[flax_path]))
+      weight_map[name] = file
+    if writer:
+      save_file(tensors, os.path.join(path, file), metadata={"format": "pt"})
+  if writer and len(shards) > 1:
+    total = sum(nbytes for _, nbytes in sizes)
+    with open(os.path.join(path, hf_weights.INDEX_FILE), "w") as f:
+      json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)

@@ -1,0 +1,133 @@
+"""The Qwen decoder (Qwen2 / Qwen2.5 / Qwen3 dense) as a Flax NNX module, plus its explicit KV cache.
+
+The forward returns final (normed) hidden states, not logits: the RL objective computes log-probs and
+entropies with a chunked LM head (`rlvr_jax.objectives.token_stats`), so a whole-batch [B, T, V] float32
+tensor is never materialized on the training path. `Qwen.logits` exists for small inputs and tests.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx, struct
+
+from rlvr_jax.models.config import QwenConfig
+from rlvr_jax.models.modules import Constrain, DecoderBlock, RMSNorm, _normal, no_constraint
+
+
+@struct.dataclass
+class KVCache:
+  """Per-layer key/value slots, written in place by `dynamic_update_slice`.
+
+  All rows share one write index: prompts are left-padded to a common length, so slot t of every row
+  is written by the same decode step. Padding slots stay masked through `kv_mask`.
+
+  Attributes:
+    k, v: one [B, S, K, H] array per layer.
+    kv_mask: [B, S] bool, slots that hold real (non-padding) tokens.
+    end_index: [] int32, the next slot to write.
+  """
+
+  k: tuple[jax.Array, ...]
+  v: tuple[jax.Array, ...]
+  kv_mask: jax.Array
+  end_index: jax.Array
+
+  @property
+  def max_length(self) -> int:
+    return self.kv_mask.shape[1]
+
+
+def init_cache(config: QwenConfig, batch: int, max_length: int, dtype=jnp.bfloat16,
+               constrain: Constrain = no_constraint) -> KVCache:
+  """An empty cache of `max_length` slots for `batch` rows."""
+  shape = (batch, max_length, config.num_kv_heads, config.head_dim)
+  zeros = lambda: constrain(jnp.zeros(shape, dtype), "cache_bskh")  # noqa: E731
+  return KVCache(
+      k=tuple(zeros() for _ in range(config.num_layers)),
+      v=tuple(zeros() for _ in range(config.num_layers)),
+      kv_mask=jnp.zeros((batch, max_length), jnp.bool_),
+      end_index=jnp.zeros((), jnp.int32),
+  )
+
+
+def positions_from_mask(attention_mask: jax.Array) -> jax.Array:
+  """Token positions that ignore padding: 0 at each row's first real token (left or right padding)."""
+  mask = attention_mask.astype(jnp.int32)
+  return jnp.maximum(jnp.cumsum(mask, axis=-1) - 1, 0)
+
+
+class Qwen(nnx.Module):
+  """Dense Qwen causal LM.
+
+  Attributes:
+    config: the architecture.
+    embed: [V, D] token embedding.
+    layers: decoder blocks.
+    final_norm: RMSNorm before the LM head.
+    lm_head: [V, D] untied LM head (HF layout); absent when `tie_word_embeddings`.
+  """
+
+  def __init__(self, config: QwenConfig, *, rngs: nnx.Rngs, dtype=jnp.bfloat16):
+    self.config = config
+    self.dtype = dtype
+    self.embed = nnx.Param(_normal(rngs.params(), (config.vocab_size, config.hidden_size), dtype),
+                           role="embed_vd")
+    self.layers = nnx.List([DecoderBlock(config, dtype=dtype, rngs=rngs) for _ in range(config.num_layers)])
+    self.final_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype)
+    if not config.tie_word_embeddings:
+      self.lm_head = nnx.Param(_normal(rngs.params(), (config.vocab_size, config.hidden_size), dtype),
+                               role="unembed_vd")
+
+  @property
+  def unembed(self) -> jax.Array:
+    """[V, D] output projection (the embedding itself when tied)."""
+    return self.embed[...] if self.config.tie_word_embeddings else self.lm_head[...]
+
+  def __call__(
+      self,
+      input_ids: jax.Array,  # [B, T] int
+      attention_mask: jax.Array,  # [B, T] bool/int, 1 = real token
+      positions: jax.Array | None = None,  # [B, T]; default: from the attention mask
+      *,
+      cache: KVCache | None = None,
+      constrain: Constrain = no_constraint,
+  ) -> tuple[jax.Array, KVCache | None]:
+    """Returns (final hidden states [B, T, D], updated cache or None).
+
+    Without a cache the T tokens attend causally to each other. With a cache they are written at slots
+    [end_index, end_index + T) and attend to every earlier real slot, which is prefill (T = prompt
+    length) and decode (T = 1) with the same code.
+    """
+    attention_mask = attention_mask.astype(jnp.bool_)
+    if positions is None:
+      positions = positions_from_mask(attention_mask)
+    seq_len = input_ids.shape[1]
+    x = constrain(jnp.take(self.embed[...], input_ids, axis=0), "act_btd")  # [B, T, D]
+
+    if cache is None:
+      query_slots = jnp.arange(seq_len)
+      kv_mask, write_index = attention_mask, None
+    else:
+      write_index = cache.end_index
+      query_slots = write_index + jnp.arange(seq_len)
+      kv_mask = jax.lax.dynamic_update_slice(cache.kv_mask, attention_mask, (0, write_index))
+
+    new_k, new_v = [], []
+    for i, layer in enumerate(self.layers):
+      layer_cache = None if cache is None else (cache.k[i], cache.v[i])
+      x, updated = layer(x, positions, kv_mask, query_slots, layer_cache, write_index, constrain)
+      if updated is not None:
+        new_k.append(updated[0])
+        new_v.append(updated[1])
+    hidden = self.final_norm(x)
+
+    new_cache = None
+    if cache is not None:
+      new_cache = KVCache(k=tuple(new_k), v=tuple(new_v), kv_mask=kv_mask, end_index=write_index + seq_len)
+    return hidden, new_cache
+
+  def logits(self, hidden: jax.Array, constrain: Constrain = no_constraint) -> jax.Array:
+    """float32 logits [B, T, V] of hidden states [B, T, D]. Only for small inputs: it is a full [B, T, V]."""
+    out = jnp.einsum("BTD,VD->BTV", hidden, self.unembed, preferred_element_type=jnp.float32)
+    return constrain(out, "act_btv")
