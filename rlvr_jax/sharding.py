@@ -88,6 +88,10 @@ class ShardingConfig:
   mlp_fd: P = P("tensor", "fsdp")
   norm_d: P = P(None)
   head_norm_h: P = P(None)
+  # The embedding as the token lookup reads it: FSDP's D split is gathered (as FSDP gathers every
+  # weight before use) and the lookup stays vocab-parallel; gathering from a D-split table forces XLA
+  # into a full rematerialization.
+  embed_lookup_vd: P = P("tensor", None)
   # Activations.
   act_btd: P = P(BATCH, None, None)
   act_btnh: P = P(BATCH, None, "tensor", None)

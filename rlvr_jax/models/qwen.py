@@ -92,18 +92,22 @@ class Qwen(nnx.Module):
       *,
       cache: KVCache | None = None,
       constrain: Constrain = no_constraint,
+      remat: bool = False,
   ) -> tuple[jax.Array, KVCache | None]:
     """Returns (final hidden states [B, T, D], updated cache or None).
 
     Without a cache the T tokens attend causally to each other. With a cache they are written at slots
     [end_index, end_index + T) and attend to every earlier real slot, which is prefill (T = prompt
-    length) and decode (T = 1) with the same code.
+    length) and decode (T = 1) with the same code. `remat` recomputes each block's activations in the
+    backward pass instead of storing them (training memory O(layers x B x T x D) instead of all
+    intermediates).
     """
     attention_mask = attention_mask.astype(jnp.bool_)
     if positions is None:
       positions = positions_from_mask(attention_mask)
     seq_len = input_ids.shape[1]
-    x = constrain(jnp.take(self.embed[...], input_ids, axis=0), "act_btd")  # [B, T, D]
+    table = constrain(self.embed[...], "embed_lookup_vd")
+    x = constrain(jnp.take(table, input_ids, axis=0), "act_btd")  # [B, T, D]
 
     if cache is None:
       query_slots = jnp.arange(seq_len)
@@ -113,10 +117,15 @@ class Qwen(nnx.Module):
       query_slots = write_index + jnp.arange(seq_len)
       kv_mask = jax.lax.dynamic_update_slice(cache.kv_mask, attention_mask, (0, write_index))
 
+    def run_block(layer, x, layer_cache):
+      return layer(x, positions, kv_mask, query_slots, layer_cache, write_index, constrain)
+
+    if remat:
+      run_block = nnx.remat(run_block)
     new_k, new_v = [], []
     for i, layer in enumerate(self.layers):
       layer_cache = None if cache is None else (cache.k[i], cache.v[i])
-      x, updated = layer(x, positions, kv_mask, query_slots, layer_cache, write_index, constrain)
+      x, updated = run_block(layer, x, layer_cache)
       if updated is not None:
         new_k.append(updated[0])
         new_v.append(updated[1])

@@ -1,0 +1,139 @@
+"""The base run configuration (ml_collections) that every `configs/<method>.py` starts from.
+
+Every field can be overridden on the command line (`--config.optim.lr=1e-6`); the dict is locked, so a
+misspelled key fails at parse time naming itself. `rlvr_jax.config.schema` then validates values and
+builds the typed, frozen sections before anything is compiled.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from rlvr_jax.objectives.presets import ADVANTAGE_PRESETS, method_preset
+
+# Model presets a config variant can name (`steer.py:model=qwen2.5-math-7b`): architecture preset, dtype,
+# the reward the published runs used, and the response budget. Real weights always come from
+# --config.model.path (nothing is downloaded).
+MODEL_VARIANTS = {
+    "tiny": dict(preset="tiny", dtype="float32"),
+    "qwen2.5-math-1.5b": dict(preset="qwen2.5-math-1.5b", dtype="bfloat16"),
+    "qwen2.5-math-7b": dict(preset="qwen2.5-math-7b", dtype="bfloat16"),
+    "qwen3-1.7b": dict(preset="qwen3-1.7b", dtype="bfloat16"),
+    "qwen3-8b": dict(preset="qwen3-8b", dtype="bfloat16"),
+}
+
+# Mesh presets (`steer.py:mesh=v5p-128`): FSDP over the data-parallel devices of a slice, tensor
+# parallelism inside a host where the model needs it.
+MESH_VARIANTS = {
+    "single": dict(data=1, fsdp=1, tensor=1),
+    "gpu": dict(data=1, fsdp=-1, tensor=1),
+    "v5e-64": dict(data=1, fsdp=-1, tensor=4),
+    "v5p-128": dict(data=1, fsdp=-1, tensor=4),
+}
+
+
+def base_config(method: str) -> ml_collections.ConfigDict:
+  """The full config for `method` (a key of `rlvr_jax.objectives.presets.METHOD_PRESETS`)."""
+  c = ml_collections.ConfigDict()
+  c.method = method
+
+  c.model = ml_collections.ConfigDict()
+  c.model.preset = "tiny"          # architecture when no path is given (the embedded default)
+  c.model.path = ""                # HF directory with config.json + safetensors; "" = embedded default
+  c.model.tokenizer = ""           # tokenizer directory; "" = model.path (or the built-in one)
+  c.model.dtype = "float32"        # parameter / matmul dtype: bfloat16 or float32
+  c.model.remat = False            # recompute decoder blocks in backward (long sequences)
+
+  c.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))
+
+  c.data = ml_collections.ConfigDict()
+  c.data.train_files = ""          # comma-separated JSONL / Parquet files; "" = built-in arithmetic task
+  c.data.eval_files = ""           # held-out prompts; "" = the built-in task's held-out split
+  c.data.question_field = "question"
+  c.data.answer_field = "answer"
+  c.data.template = "qwen_math"    # qwen_math | raw | chat_template
+  c.data.max_prompt_length = 512
+  c.data.skip_malformed = False    # False: a malformed row raises with file:line
+  c.data.shuffle_seed = 0
+  c.data.epochs = 100              # passes over the training prompts (the run stops at train.steps)
+
+  c.rollout = ml_collections.ConfigDict()
+  c.rollout.prompts_per_step = 8   # verl train_batch_size
+  c.rollout.num_samples = 8        # responses per prompt (the GRPO group, verl rollout.n)
+  c.rollout.max_new_tokens = 1024
+  c.rollout.temperature = 1.0
+  c.rollout.top_p = 1.0
+  c.rollout.top_k = 0              # 0 = off
+  c.rollout.stop_tokens = "<|im_end|>,<|endoftext|>"
+
+  c.reward = ml_collections.ConfigDict()
+  c.reward.name = "math_verify"
+  c.reward.correct = 1.0
+  c.reward.incorrect = 0.0
+  c.reward.format_weight = 0.0     # bonus for a well-formed \boxed{} answer
+  c.reward.timeout_s = 10.0
+  c.reward.workers = 2
+
+  estimator, hparams = ADVANTAGE_PRESETS[method]
+  c.advantage = ml_collections.ConfigDict()
+  c.advantage.estimator = estimator
+  c.advantage.hparams = ml_collections.ConfigDict(hparams)
+
+  c.objective = ml_collections.ConfigDict(method_preset(method))
+
+  c.train = ml_collections.ConfigDict()
+  c.train.steps = 100              # rollout steps (verl "training steps")
+  c.train.mini_batches = 1         # optimizer steps per rollout batch (N_update)
+  c.train.micro_batches = 1        # gradient accumulation per mini-batch
+  c.train.ppo_epochs = 1
+  c.train.seed = 0
+  c.train.chunk_size = 1024        # tokens per LM-head chunk
+  c.train.dynamic_sampling = False  # DAPO: drop groups with identical rewards and refill
+  c.train.max_gen_batches = 3      # generation batches per step for dynamic sampling
+  c.train.overlong_buffer = 0      # DAPO overlong shaping, in tokens (0 = off)
+  c.train.overlong_penalty = 1.0
+  c.train.mask_truncated = False   # drop responses cut at max_new_tokens from the loss
+  c.train.tis_cap = 0.0            # truncated importance sampling cap on pi_old / pi_rollout (0 = off)
+  c.train.run_dir = ""             # "" = runs/<method>
+
+  c.optim = ml_collections.ConfigDict(dict(lr=1e-6, warmup_steps=0, schedule="constant", min_lr_ratio=0.0,
+                                           weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, grad_clip=1.0,
+                                           max_consecutive_skips=5))
+
+  c.checkpoint = ml_collections.ConfigDict(dict(every=50, keep=3, export_hf_every=0))
+
+  c.log = ml_collections.ConfigDict(dict(tensorboard=True))
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.every = 10                # rollout steps between held-out evaluations (0 = off)
+  c.eval.num_prompts = 64
+  c.eval.num_samples = 1
+  c.eval.temperature = 0.0         # 0 = greedy
+  c.eval.max_new_tokens = 1024
+
+  c.warm_start = ml_collections.ConfigDict()
+  c.warm_start.steps = 0           # supervised steps on the built-in task before RL (embedded default)
+  c.warm_start.lr = 3e-3
+  c.warm_start.batch_size = 64
+  return c
+
+
+def apply_variants(config: ml_collections.ConfigDict, arg: str | None) -> ml_collections.ConfigDict:
+  """Applies `key=value,...` variants from the config-file argument (`steer.py:model=qwen3-8b`)."""
+  if not arg:
+    return config
+  for item in arg.split(","):
+    key, sep, value = item.partition("=")
+    if not sep:
+      raise ValueError(f"config variant {item!r} is not key=value")
+    if key == "model":
+      if value not in MODEL_VARIANTS:
+        raise ValueError(f"config variant model={value!r}; known: {', '.join(MODEL_VARIANTS)}")
+      config.model.update(MODEL_VARIANTS[value])
+    elif key == "mesh":
+      if value not in MESH_VARIANTS:
+        raise ValueError(f"config variant mesh={value!r}; known: {', '.join(MESH_VARIANTS)}")
+      config.mesh.update(MESH_VARIANTS[value])
+    else:
+      raise ValueError(f"unknown config variant key {key!r}; known: model, mesh")
+  return config

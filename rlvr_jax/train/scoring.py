@@ -1,0 +1,61 @@
+"""Teacher-forced token statistics of completions: the "old log-prob" pass after a rollout (log-probs and
+entropies of the rollout policy, and reference log-probs for KL), computed chunk by chunk over tokens.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from rlvr_jax.models.modules import Constrain, no_constraint
+from rlvr_jax.objectives.token_stats import TokenStats, token_statistics
+from rlvr_jax.train.state import sequence_inputs
+
+
+def completion_statistics(model, prompt_ids, prompt_mask, completion_ids, completion_mask, *, temperature: float,
+                          chunk_size: int, constrain: Constrain = no_constraint, remat: bool = False,
+                          **stats_kwargs) -> TokenStats:
+  """TokenStats [R, N] of the completion tokens under `model` (with gradient, if the caller takes one)."""
+  ids, mask = sequence_inputs(prompt_ids, prompt_mask, completion_ids, completion_mask)
+  hidden, _ = model(ids, mask, constrain=constrain, remat=remat)  # [R, P + N, D]
+  prompt_len = prompt_ids.shape[1]
+  # Position P + t - 1 predicts completion token t.
+  predicting = hidden[:, prompt_len - 1: prompt_len - 1 + completion_ids.shape[1]]
+  return token_statistics(predicting, model.unembed, completion_ids, temperature=temperature,
+                          chunk_size=chunk_size, **stats_kwargs)
+
+
+def make_scoring_fn(graphdef: nnx.GraphDef, *, temperature: float, chunk_size: int, with_entropy: bool,
+                    rows_per_chunk: int, constrain: Constrain = no_constraint) -> Callable:
+  """jit(params, prompt_ids, prompt_mask, completion_ids, completion_mask) -> (logp [R, N], entropy | None).
+
+  Rows are processed `rows_per_chunk` at a time with `lax.map`, bounding activation memory like the
+  micro-batches of the update step. Parameters are arguments, so new weights never recompile.
+  """
+
+  @functools.partial(jax.jit, static_argnums=())
+  def score(params, prompt_ids, prompt_mask, completion_ids, completion_mask):
+    model = nnx.merge(graphdef, params)
+    rows = prompt_ids.shape[0]
+    chunks = max(rows // rows_per_chunk, 1)
+    if rows % chunks:
+      raise ValueError(f"rollout rows {rows} are not divisible into chunks of {rows_per_chunk}")
+
+    def split(x):  # [R, ...] -> [chunks, R / chunks, ...], chunk c = rows c, c + chunks, ...
+      return jnp.swapaxes(x.reshape((rows // chunks, chunks) + x.shape[1:]), 0, 1)
+
+    def one(inputs):
+      stats = completion_statistics(model, *inputs, temperature=temperature, chunk_size=chunk_size,
+                                    constrain=constrain, with_entropy=with_entropy)
+      return stats.logp, (stats.entropy if with_entropy else jnp.zeros_like(stats.logp))
+
+    logp, entropy = jax.lax.map(one, tuple(split(x) for x in (prompt_ids, prompt_mask, completion_ids,
+                                                              completion_mask)))
+    unsplit = lambda x: jnp.swapaxes(x, 0, 1).reshape((rows,) + x.shape[2:])  # noqa: E731
+    return unsplit(logp), (unsplit(entropy) if with_entropy else None)
+
+  return score
