@@ -79,7 +79,13 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.advantage.estimator = estimator
   c.advantage.hparams = ml_collections.ConfigDict(hparams)
 
-  c.objective = ml_collections.ConfigDict(method_preset(method))
+  objective = method_preset(method)
+  # Every top-level objective field is present so the command line can set it; kl.coef = 0 is off.
+  for key, default in (("norm_constant", None), ("empty_rows", "zero"), ("token_sum_norm_rows", "sum"),
+                       ("entropy_change_diagnostic", False)):
+    objective.setdefault(key, default)
+  objective["kl"] = objective.get("kl") or {"kind": "low_var_kl", "coef": 0.0}
+  c.objective = ml_collections.ConfigDict(objective)
 
   c.train = ml_collections.ConfigDict()
   c.train.steps = 100              # rollout steps (verl "training steps")
@@ -136,4 +142,48 @@ def apply_variants(config: ml_collections.ConfigDict, arg: str | None) -> ml_col
       config.mesh.update(MESH_VARIANTS[value])
     else:
       raise ValueError(f"unknown config variant key {key!r}; known: model, mesh")
+  return config
+
+
+# The embedded default's scale: a tiny policy on the built-in arithmetic task, minutes on 2 CPU cores.
+EMBEDDED_PROFILE = {
+    "model": {"preset": "tiny", "dtype": "float32"},
+    "data": {"max_prompt_length": 128},
+    "rollout": {"prompts_per_step": 16, "num_samples": 8, "max_new_tokens": 16},
+    "reward": {"name": "builtin_arithmetic"},
+    "train": {"steps": 60, "mini_batches": 2, "chunk_size": 512},
+    "optim": {"lr": 2e-4, "weight_decay": 0.0},
+    "checkpoint": {"every": 20, "keep": 2},
+    "eval": {"every": 10, "num_prompts": 128, "max_new_tokens": 16},
+    "warm_start": {"steps": 600, "lr": 3e-3, "batch_size": 64},
+}
+
+
+def _update(config: ml_collections.ConfigDict, overrides: dict, where: str = "") -> None:
+  for key, value in overrides.items():
+    if key not in config:
+      raise ValueError(f"config override {where}{key} is not a config field")
+    if isinstance(value, dict) and isinstance(config[key], ml_collections.ConfigDict):
+      _update(config[key], value, f"{where}{key}.")
+    else:
+      config[key] = value
+
+
+def method_config(method: str, arg: str | None = None, *, paper_scale: dict | None = None,
+                  overrides: dict | None = None) -> ml_collections.ConfigDict:
+  """The config a `configs/<method>.py` returns.
+
+  `overrides` hold the method's own settings at every scale (e.g. DAPO's dynamic sampling). With no
+  model variant the embedded default's small profile applies; `arg` "model=<name>" switches to the
+  published model and the method's `paper_scale` settings (batch sizes, lr, lengths of its script).
+  """
+  config = base_config(method)
+  _update(config, overrides or {})
+  variants = dict(item.partition("=")[::2] for item in (arg or "").split(",") if item)
+  if variants.get("model", "tiny") == "tiny":
+    _update(config, EMBEDDED_PROFILE)
+  else:
+    _update(config, paper_scale or {})
+  apply_variants(config, arg)
+  config.lock()
   return config

@@ -49,12 +49,23 @@ class RunSpec:
     return not self.config.model.path
 
 
+def objective_mapping(section: ml_collections.ConfigDict) -> dict:
+  """The objective section as `build_objective` takes it (a KL coefficient of 0 means no KL term)."""
+  objective = section.to_dict()
+  if not objective["kl"]["coef"]:
+    objective["kl"] = None
+  return objective
+
+
 def validate(config: ml_collections.ConfigDict) -> RunSpec:
   c = config
   _require(not c.model.path or os.path.isdir(c.model.path),
            f"model.path={c.model.path!r} does not exist or is not a directory")
   _require(bool(c.model.path) or c.model.preset in PRESETS,
            f"model.preset={c.model.preset!r} is not a known preset; known: {', '.join(sorted(PRESETS))}")
+  _require(bool(c.model.path) or c.model.preset == "tiny",
+           f"model.preset={c.model.preset!r} needs --config.model.path (an HF directory); weights are never "
+           f"downloaded, and only the 'tiny' embedded default is built locally")
   _require(c.model.dtype in DTYPES, f"model.dtype={c.model.dtype!r}; known: {', '.join(DTYPES)}")
 
   r = c.rollout
@@ -90,7 +101,7 @@ def validate(config: ml_collections.ConfigDict) -> RunSpec:
   REWARDS.get(c.reward.name, field="reward.name")
 
   try:
-    objective = build_objective(c.objective.to_dict())
+    objective = build_objective(objective_mapping(c.objective))
   except ValueError as e:
     raise ConfigError(f"objective: {e}") from None
   try:

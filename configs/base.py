@@ -1,0 +1,12 @@
+"""The base run config: GRPO at the embedded default's scale. Every method file in this folder builds on
+`rlvr_jax.config.method_config`, which starts from `rlvr_jax.config.base_config` (all fields, with
+comments) and applies the embedded profile or the method's published scale.
+
+    python launch/tpu_pod.py --config configs/base.py
+"""
+
+from rlvr_jax.config import method_config
+
+
+def get_config(arg: str | None = None):
+  return method_config("grpo", arg)

@@ -1,0 +1,27 @@
+"""DAPO: clip-higher (0.2 / 0.28, c = 10), dynamic sampling, overlong reward shaping in tokens.
+
+Groups whose responses all get the same reward are dropped and refilled from further generation
+batches (at most train.max_gen_batches); responses past max - overlong_buffer tokens are penalized.
+
+Launch (embedded default: tiny policy, built-in arithmetic task, minutes on a CPU):
+    python launch/tpu_pod.py --config configs/dapo.py
+A real checkpoint at the published scale (every host of a pod runs the same command):
+    python launch/tpu_pod.py --config configs/dapo.py:model=qwen2.5-math-7b \
+        --config.model.path=/path/to/Qwen2.5-Math-7B --config.data.train_files=/path/to/train.parquet
+Any field can be overridden, e.g. --config.optim.lr=1e-6 --config.train.steps=200.
+"""
+
+from rlvr_jax.config import method_config
+
+PAPER_SCALE = {
+    "data": {"max_prompt_length": 1024, "epochs": 10},
+    "rollout": {"prompts_per_step": 512, "num_samples": 16, "max_new_tokens": 3072},
+    "reward": {"name": "math_verify", "incorrect": -1.0},
+    "train": {"mini_batches": 16, "micro_batches": 8, "overlong_buffer": 512},
+    "optim": {"lr": 1e-6},
+}
+OVERRIDES = {"train": {"dynamic_sampling": True, "max_gen_batches": 3, "overlong_buffer": 4, "overlong_penalty": 1.0}}
+
+
+def get_config(arg: str | None = None):
+  return method_config("clip_higher", arg, paper_scale=PAPER_SCALE, overrides=OVERRIDES)

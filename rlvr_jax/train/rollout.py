@@ -1,0 +1,221 @@
+"""One rollout: generate n responses per prompt with the live policy, score them, shape rewards, compute
+advantages and the old / reference log-probs, and pack a `RolloutBatch` for the update steps.
+
+Host work here is per response (decode to text, verify answers), never per token; everything per token
+runs in jitted functions whose shapes are fixed by the config, so nothing recompiles between steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rlvr_jax.objectives.advantages import compute_advantages
+from rlvr_jax.train import shaping
+from rlvr_jax.train.state import RolloutBatch
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingSettings:
+  """How responses are drawn (static: each distinct value compiles its own sampler)."""
+
+  num_samples: int
+  max_new_tokens: int
+  temperature: float
+  top_p: float
+  top_k: int
+  stop_token_ids: tuple[int, ...]
+
+
+def make_generate_fn(graphdef, settings: SamplingSettings, mesh) -> Callable:
+  """(params, prompt_ids, prompt_mask, prompt_row_ids, key) -> sampler output, from live parameters.
+
+  Parameters are passed in (not captured), so new weights after each update never recompile; each
+  prompt's samples draw from keys folded with its dataset row id, so they do not depend on the batch.
+  """
+  from flax import nnx
+
+  from rlvr_jax.sampling import generate
+
+  def run(params, prompt_ids, prompt_mask, prompt_row_ids, key):
+    return generate(nnx.merge(graphdef, params), jnp.asarray(prompt_ids), jnp.asarray(prompt_mask), key=key,
+                    prompt_ids_for_rng=jnp.asarray(prompt_row_ids), max_new_tokens=settings.max_new_tokens,
+                    temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
+                    stop_token_ids=settings.stop_token_ids, num_samples=settings.num_samples, mesh=mesh)
+
+  return run
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutConfig:
+  prompts_per_step: int
+  sampling: SamplingSettings
+  advantage_estimator: str
+  advantage_hparams: dict
+  dynamic_sampling: bool = False
+  max_gen_batches: int = 1
+  overlong_buffer: int = 0
+  overlong_penalty: float = 1.0
+  mask_truncated: bool = False
+  tis_cap: float = 0.0
+  need_old_entropy: bool = False
+
+
+@dataclasses.dataclass
+class Generated:
+  """Host copies of one generation batch (rows prompt-major: prompt p's samples are adjacent)."""
+
+  prompt_ids: np.ndarray      # [R, P]
+  prompt_mask: np.ndarray     # [R, P]
+  tokens: np.ndarray          # [R, N]
+  response_mask: np.ndarray   # [R, N]
+  behaviour_logp: np.ndarray  # [R, N]
+  lengths: np.ndarray         # [R]
+  truncated: np.ndarray       # [R] bool
+  answers: list[str]
+  scores: np.ndarray          # [R] float32
+  correct: np.ndarray         # [R] bool
+  reward_metrics: dict
+
+  def take_groups(self, groups: np.ndarray, n: int) -> "Generated":
+    rows = (groups[:, None] * n + np.arange(n)[None, :]).reshape(-1)
+    fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    out = {k: (v[rows] if isinstance(v, np.ndarray) else v) for k, v in fields.items()}
+    out["answers"] = [self.answers[r] for r in rows]
+    return Generated(**out)
+
+
+def _left_pad(x: np.ndarray, width: int) -> np.ndarray:
+  return np.pad(x, ((0, 0), (width - x.shape[1], 0)))
+
+
+def _concat(parts: list[Generated]) -> Generated:
+  """Joins generation batches (dynamic sampling); prompts of different buckets are left-padded to the
+  widest (pad ids are masked, so their value does not matter)."""
+  width = max(p.prompt_ids.shape[1] for p in parts)
+  parts = [dataclasses.replace(p, prompt_ids=_left_pad(p.prompt_ids, width), prompt_mask=_left_pad(p.prompt_mask, width))
+           for p in parts]
+  first = parts[0]
+  out = {}
+  for f in dataclasses.fields(first):
+    values = [getattr(p, f.name) for p in parts]
+    if isinstance(values[0], np.ndarray):
+      out[f.name] = np.concatenate(values)
+    elif isinstance(values[0], list):
+      out[f.name] = sum(values, [])
+    else:
+      merged: dict = {}
+      for m in values:
+        for k, v in m.items():
+          merged[k] = merged.get(k, 0) + v
+      out[f.name] = merged
+  return Generated(**out)
+
+
+def collect_rollout(
+    *,
+    config: RolloutConfig,
+    prompt_batches: Iterator[Any],
+    generate_fn: Callable[..., Any],
+    score_texts: Callable[[list[str], list[str]], Any],
+    decode: Callable[[np.ndarray, np.ndarray], list[str]],
+    scoring_fn: Callable,
+    params: Any,
+    ref_params: Any | None,
+    key: jax.Array,
+    place: Callable[[np.ndarray], jax.Array],
+) -> tuple[RolloutBatch, dict[str, float]]:
+  """Generates until `prompts_per_step` groups are collected (dynamic sampling refills from further
+  prompt batches, at most `max_gen_batches`), then computes everything the update steps read."""
+  n = config.sampling.num_samples
+  parts, informative_total, generated_groups = [], 0, 0
+  for gen_batch in range(config.max_gen_batches if config.dynamic_sampling else 1):
+    batch = next(prompt_batches)
+    out = generate_fn(batch.ids, batch.mask, batch.row_ids, jax.random.fold_in(key, gen_batch))
+    tokens = np.asarray(out.tokens)
+    response_mask = np.asarray(out.response_mask).astype(np.float32)
+    texts = decode(tokens, response_mask)
+    answers = [a for a in batch.answers for _ in range(n)]
+    result = score_texts(texts, answers)
+    part = Generated(
+        prompt_ids=np.repeat(np.asarray(batch.ids), n, axis=0),
+        prompt_mask=np.repeat(np.asarray(batch.mask), n, axis=0),
+        tokens=tokens, response_mask=response_mask, behaviour_logp=np.asarray(out.logprobs, np.float32),
+        lengths=np.asarray(out.lengths), truncated=np.asarray(out.truncated, bool), answers=answers,
+        scores=np.asarray(result.scores, np.float32), correct=np.asarray(result.correct, bool),
+        reward_metrics=dict(result.metrics))
+    generated_groups += part.scores.size // n
+    if config.dynamic_sampling:
+      informative = shaping.informative_groups(part.scores, n)
+      informative_total += int(informative.sum())
+    parts.append(part)
+    if not config.dynamic_sampling or informative_total >= config.prompts_per_step:
+      break
+  gen = _concat(parts)
+  metrics: dict[str, float] = {}
+  if config.dynamic_sampling:
+    groups, filled = shaping.select_groups(shaping.informative_groups(gen.scores, n), config.prompts_per_step)
+    gen = gen.take_groups(groups, n)
+    metrics.update({"dynamic_sampling/gen_batches": float(len(parts)),
+                    "dynamic_sampling/informative_groups": float(informative_total),
+                    "dynamic_sampling/filled_uninformative": float(filled),
+                    "dynamic_sampling/generated_groups": float(generated_groups)})
+
+  rewards = gen.scores + shaping.overlong_penalty(gen.lengths, max_new_tokens=config.sampling.max_new_tokens,
+                                                  buffer=config.overlong_buffer, factor=config.overlong_penalty)
+  loss_mask = gen.response_mask
+  if config.mask_truncated:
+    loss_mask = loss_mask * (~gen.truncated)[:, None]
+
+  group_ids = np.repeat(np.arange(rewards.size // n), n).astype(np.int32)
+  adv = compute_advantages(config.advantage_estimator, jnp.asarray(rewards), jnp.asarray(loss_mask),
+                           jnp.asarray(group_ids), **config.advantage_hparams)
+  loss_mask = loss_mask * np.asarray(adv.keep, np.float32)[:, None]
+
+  arrays = {k: place(v) for k, v in dict(prompt_ids=gen.prompt_ids, prompt_mask=gen.prompt_mask,
+                                          completion_ids=gen.tokens, response_mask=loss_mask).items()}
+  old_logp, old_entropy = scoring_fn(params, arrays["prompt_ids"], arrays["prompt_mask"],
+                                     arrays["completion_ids"], place(gen.response_mask))
+  ref_logp = None
+  if ref_params is not None:
+    ref_logp, _ = scoring_fn(ref_params, arrays["prompt_ids"], arrays["prompt_mask"], arrays["completion_ids"],
+                             place(gen.response_mask))
+  advantages = jnp.asarray(adv.advantages) * arrays["response_mask"]
+
+  # Rollout / trainer mismatch: the sampler's behaviour log-probs vs the recomputed old log-probs.
+  real = gen.response_mask > 0
+  diff = np.abs(np.asarray(old_logp) - gen.behaviour_logp)[real]
+  metrics.update({"rollout/logp_mismatch_mean": float(diff.mean()) if diff.size else 0.0,
+                  "rollout/logp_mismatch_max": float(diff.max()) if diff.size else 0.0})
+  if config.tis_cap > 0:
+    # Truncated importance sampling (Yao et al.): reweight by min(pi_old / pi_rollout, cap); the PPO
+    # loss is linear in A with sign-only clip conditions, so scaling A is scaling the token loss.
+    weight = jnp.minimum(jnp.exp(old_logp - place(gen.behaviour_logp)), config.tis_cap)
+    advantages = advantages * jax.lax.stop_gradient(weight)
+    metrics["rollout/tis_weight_mean"] = float(jnp.sum(weight * arrays["response_mask"])
+                                               / jnp.maximum(jnp.sum(arrays["response_mask"]), 1))
+
+  batch = RolloutBatch(
+      prompt_ids=arrays["prompt_ids"], prompt_mask=arrays["prompt_mask"], completion_ids=arrays["completion_ids"],
+      response_mask=arrays["response_mask"], advantages=advantages, old_logp=old_logp,
+      old_entropy=old_entropy if config.need_old_entropy else None, ref_logp=ref_logp)
+
+  lengths = gen.lengths.astype(np.float32)
+  metrics.update({
+      "reward/mean": float(gen.scores.mean()),
+      "reward/shaped_mean": float(rewards.mean()),
+      "reward/accuracy": float(gen.correct.mean()),
+      "response/length_mean": float(lengths.mean()),
+      "response/length_max": float(lengths.max()),
+      "response/truncated_fraction": float(gen.truncated.mean()),
+      **{f"reward/{k}": float(v) for k, v in gen.reward_metrics.items()},
+      **{k: float(v) for k, v in adv.metrics.items()},
+  })
+  if old_entropy is not None:
+    ent = np.asarray(old_entropy)[real]
+    metrics["rollout/entropy"] = float(ent.mean()) if ent.size else 0.0
+  return batch, metrics
