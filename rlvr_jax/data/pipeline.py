@@ -30,7 +30,10 @@ _STATE_VERSION = 1
 
 @dataclasses.dataclass(frozen=True)
 class PromptDataConfig:
-  """Attributes:
+  """Where prompts come from and how they are ordered and batched; validated on construction, so a
+  bad setting fails before any file is read or anything is compiled.
+
+  Attributes:
     files: JSONL / Parquet files, read in order.
     question_field: field name (dotted for nested values), or names tried in order.
     answer_field: field holding the reference answer.
@@ -76,6 +79,8 @@ class PromptDataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TokenizedPrompt:
+  """A prompt after templating and tokenizing once up front; batches are built from these by index."""
+
   ids: np.ndarray  # [L] int32
   answer: str
   row_id: int

@@ -15,7 +15,9 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class RewardConfig:
-  """Attributes:
+  """Reward values and verifier resources, shared by every reward so the config names one set of fields.
+
+  Attributes:
     correct: score of a verified answer (1.0; STEER's math_dapo convention is +1).
     incorrect: score of everything else: wrong, missing, timed-out or crashed (0.0; STEER uses -1).
     format_weight: bonus added when the completion holds a non-empty `\\boxed{}` answer (0 = off).

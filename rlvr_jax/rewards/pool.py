@@ -17,6 +17,7 @@ import collections
 import dataclasses
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.context
 import time
 import weakref
 from typing import Any, Callable, Sequence
@@ -32,7 +33,8 @@ class Outcome:
   value: Any = None
 
 
-def _worker_main(conn, fn: Callable[[Any], Any], initializer: Callable[[], None] | None) -> None:
+def _worker_main(conn: multiprocessing.connection.Connection, fn: Callable[[Any], Any],
+                 initializer: Callable[[], None] | None) -> None:
   if initializer is not None:
     initializer()
   conn.send(("ready", None))
@@ -51,8 +53,10 @@ def _worker_main(conn, fn: Callable[[Any], Any], initializer: Callable[[], None]
 
 
 class _Worker:
+  """One worker process, its end of the pipe, and the task it is running (index into the batch)."""
 
-  def __init__(self, context, fn, initializer):
+  def __init__(self, context: multiprocessing.context.BaseContext, fn: Callable[[Any], Any],
+               initializer: Callable[[], None] | None):
     self.conn, child_conn = context.Pipe(duplex=True)
     self.process = context.Process(target=_worker_main, args=(child_conn, fn, initializer), daemon=True)
     self.process.start()

@@ -1,0 +1,21 @@
+"""In-graph rollout sampler: prefill once, decode in a `lax.while_loop`, return what RL needs.
+
+Public API:
+  generate(model, prompt_ids, prompt_mask, *, key, max_new_tokens, ...) -> SamplerOutput
+  generate_text(model, tokenizer, prompts, *, chat_template, key, max_new_tokens, ...) -> TextGeneration
+  SamplerOutput, FinishReason                  the output structure and its finish codes
+  pad_to_bucket, bucket_length                 left-pad prompts to a few compiled lengths
+  Greedy, Sample, SamplingKnobs, make_strategy next-token strategies (static) and their traced values
+  token_log_probs                              behaviour log-probs of chosen tokens
+"""
+
+from rlvr_jax.sampling.buckets import bucket_length, pad_to_bucket
+from rlvr_jax.sampling.sampler import generate
+from rlvr_jax.sampling.state import FinishReason, SamplerOutput
+from rlvr_jax.sampling.strategies import Greedy, Sample, SamplingKnobs, make_strategy, token_log_probs
+from rlvr_jax.sampling.text import TextGeneration, generate_text
+
+__all__ = [
+    "generate", "generate_text", "TextGeneration", "SamplerOutput", "FinishReason", "pad_to_bucket",
+    "bucket_length", "Greedy", "Sample", "SamplingKnobs", "make_strategy", "token_log_probs",
+]

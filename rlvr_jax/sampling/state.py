@@ -1,0 +1,111 @@
+"""The pytrees that cross the sampler's jit boundaries: the decode loop state and the output.
+
+Rows are prompt-major: row r = p * num_samples + j holds sample j of prompt p, so a GRPO group is a
+contiguous block of rows.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from rlvr_jax.models import KVCache
+
+
+class FinishReason(enum.IntEnum):
+  """Why a row stopped (values of `SamplerOutput.finish_reason`).
+
+  STOP: it emitted one of the stop token ids (kept, unmasked, as the last response token).
+  LENGTH: it used all `max_new_tokens` without a stop token.
+  TRUNCATED: the model's context window (`max_position_embeddings`) filled up before either.
+  """
+
+  STOP = 0
+  LENGTH = 1
+  TRUNCATED = 2
+
+
+@struct.dataclass
+class DecodeState:
+  """Everything the decode loop carries; donated into the decode program, updated in place.
+
+  Attributes:
+    step: [] int32, index of the next response token to sample.
+    tokens: [R, N] int32 response tokens so far (pad id after a row finished).
+    logprobs: [R, N] float32 behaviour log-probs (0 where masked).
+    sampling_logprobs: [R, N] float32 log-probs under the truncated sampling distribution, or None.
+    lengths: [R] int32 real response tokens so far.
+    done: [R] bool.
+    finish_reason: [R] int32 `FinishReason`.
+    last_token: [R] int32, the token the next decode step feeds to the model.
+    last_position: [R] int32, its position (padding skipped: prompt length + step - 1).
+    row_keys: [R] PRNG keys, one stream per (prompt id, sample index).
+    cache: the KV cache, R rows.
+  """
+
+  step: jax.Array
+  tokens: jax.Array
+  logprobs: jax.Array
+  sampling_logprobs: jax.Array | None
+  lengths: jax.Array
+  done: jax.Array
+  finish_reason: jax.Array
+  last_token: jax.Array
+  last_position: jax.Array
+  row_keys: jax.Array
+  cache: KVCache
+
+
+@struct.dataclass
+class SamplerOutput:
+  """What the objective needs from a rollout (rows prompt-major, R = prompts x num_samples).
+
+  Attributes:
+    tokens: [R, N] int32 completion tokens; pad id after the end of each row.
+    response_mask: [R, N] bool, True on real response tokens (the stop token included).
+    lengths: [R] int32 number of real response tokens.
+    finish_reason: [R] int32 `FinishReason`.
+    logprobs: [R, N] float32 behaviour log-probs log_softmax(logits / T)[token] under the sampling
+      parameters, before top-k / top-p / min-p truncation (T = 1 for greedy); 0 where masked.
+    sampling_logprobs: [R, N] float32 log-probs under the truncated distribution actually sampled from
+      (0 for greedy), or None when not requested.
+  """
+
+  tokens: jax.Array
+  response_mask: jax.Array
+  lengths: jax.Array
+  finish_reason: jax.Array
+  logprobs: jax.Array
+  sampling_logprobs: jax.Array | None = None
+
+  @property
+  def truncated(self) -> jax.Array:
+    """[R] bool: the row ended without a stop token (LENGTH or TRUNCATED), e.g. for overlong masking."""
+    return self.finish_reason != FinishReason.STOP
+
+  @classmethod
+  def from_state(cls, state: DecodeState) -> "SamplerOutput":
+    positions = jnp.arange(state.tokens.shape[1])
+    return cls(tokens=state.tokens, response_mask=positions[None, :] < state.lengths[:, None],
+               lengths=state.lengths, finish_reason=state.finish_reason, logprobs=state.logprobs,
+               sampling_logprobs=state.sampling_logprobs)
+
+
+def row_keys(key: jax.Array, prompt_rng_ids: jax.Array, num_samples: int) -> jax.Array:
+  """[B * n] keys: fold_in(fold_in(key, prompt id), sample index), prompt-major.
+
+  Derived from the prompt's own id rather than its row number, so a prompt's samples are the same
+  whatever else is in the batch and however the rows are sharded.
+  """
+  per_prompt = jax.vmap(lambda i: jax.random.fold_in(key, i))(prompt_rng_ids)  # [B]
+  samples = jnp.arange(num_samples)
+  per_row = jax.vmap(lambda k: jax.vmap(lambda j: jax.random.fold_in(k, j))(samples))(per_prompt)  # [B, n]
+  return per_row.reshape(-1)
+
+
+def step_keys(keys: jax.Array, step: jax.Array) -> jax.Array:
+  """[R] keys for decode step `step`: each row's stream folded with the step index."""
+  return jax.vmap(lambda k: jax.random.fold_in(k, step))(keys)
