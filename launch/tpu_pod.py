@@ -51,6 +51,9 @@ def main(argv: list[str]) -> int:
 
   def run(_):
     import jax
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
 
     if flags.FLAGS.tpu_pod:
       jax.distributed.initialize()

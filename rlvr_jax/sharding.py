@@ -99,6 +99,7 @@ class ShardingConfig:
   act_btf: P = P(BATCH, None, "tensor")
   act_btv: P = P(BATCH, None, "tensor")
   act_bt: P = P(BATCH, None)
+  act_b: P = P(BATCH)
   cache_bskh: P = P(BATCH, None, "tensor", None)
 
   def spec(self, role: str) -> P:

@@ -57,7 +57,8 @@ def objective_mapping(section: ml_collections.ConfigDict) -> dict:
   return objective
 
 
-def validate(config: ml_collections.ConfigDict) -> RunSpec:
+def validate(config: ml_collections.ConfigDict, num_devices: int | None = None) -> RunSpec:
+  """Checks every field; `num_devices` is what the mesh must fill (default: all devices)."""
   c = config
   _require(not c.model.path or os.path.isdir(c.model.path),
            f"model.path={c.model.path!r} does not exist or is not a directory")
@@ -108,7 +109,7 @@ def validate(config: ml_collections.ConfigDict) -> RunSpec:
     optim = OptimConfig(total_steps=t.steps * t.mini_batches * t.ppo_epochs, **c.optim.to_dict())
     checkpoint = CheckpointConfig(**c.checkpoint.to_dict())
     mesh = sharding.MeshConfig(**c.mesh.to_dict())
-    mesh_shape = mesh.resolve(jax.device_count())
+    mesh_shape = mesh.resolve(num_devices or jax.device_count())
   except (TypeError, ValueError) as e:
     raise ConfigError(str(e)) from None
   data_parallel = mesh_shape[0] * mesh_shape[1]

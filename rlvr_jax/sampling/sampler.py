@@ -91,8 +91,10 @@ def generate(
   if tuple(np.shape(prompt_ids_for_rng)) != (batch,):
     raise ValueError(f"prompt_ids_for_rng has shape {tuple(np.shape(prompt_ids_for_rng))}; expected ({batch},), "
                      "one id per prompt")
+  if not isinstance(key, jax.Array):
+    raise ValueError(f"key={key!r}: expected a PRNG key (jax.random.key(seed)), not {type(key).__name__}")
   if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-    key = jax.random.wrap_key_data(key)
+    key = jax.random.wrap_key_data(key)  # raw uint32 key data, as stored in a train state
 
   spec = SamplerSpec(max_new_tokens=max_new_tokens, num_samples=num_samples,
                      stop_token_ids=tuple(int(t) for t in stop_token_ids), strategy=strategy, pad_id=int(pad_id),
@@ -208,7 +210,7 @@ def _check_prompts(prompt_ids: Any, prompt_mask: Any, vocab_size: int) -> tuple[
     if not left_padded.all():
       raise ValueError(f"prompt_mask rows {np.flatnonzero(~left_padded).tolist()} are not left-padded with a real "
                        "last token; pad prompts on the left (see rlvr_jax.sampling.pad_to_bucket)")
-  if isinstance(prompt_ids, np.ndarray) and prompt_ids.size and (prompt_ids.min() < 0 or prompt_ids.max() >= vocab_size):
+  if isinstance(prompt_ids, np.ndarray) and (prompt_ids.min() < 0 or prompt_ids.max() >= vocab_size):
     raise ValueError(f"prompt_ids hold values in [{prompt_ids.min()}, {prompt_ids.max()}]; the vocabulary is "
                      f"[0, {vocab_size})")
   return jnp.asarray(prompt_ids, jnp.int32), jnp.asarray(prompt_mask, jnp.int32)

@@ -22,9 +22,10 @@ from rlvr_jax.data.arithmetic import ArithmeticTask, generate_arithmetic, write_
 from rlvr_jax.data.templates import render_prompt
 from rlvr_jax.data.tokenizer import IM_END, builtin_tokenizer
 from rlvr_jax.train import warm_start
+from rlvr_jax.train.text_codec import save_tokenizer
 
-TASK = ArithmeticTask(min_digits=1, max_digits=2, operations="+-")
-TRAIN_PROMPTS = 20_000
+TASK = ArithmeticTask(min_digits=1, max_digits=2, operations="+")
+TRAIN_PROMPTS = 8_000  # of the ~9k distinct 1-2 digit additions in the training split
 HELDOUT_PROMPTS = 500
 _COMPLETE = "WARM_START_COMPLETE"
 
@@ -37,7 +38,7 @@ def worked_answer(answer: str) -> str:
 def _settings(c: ml_collections.ConfigDict) -> dict:
   return {"task": repr(TASK), "preset": c.model.preset, "template": c.data.template,
           "steps": c.warm_start.steps, "lr": c.warm_start.lr, "batch_size": c.warm_start.batch_size,
-          "seed": c.train.seed, "vocab": sorted(builtin_tokenizer().get_vocab().items()), "version": 1}
+          "seed": c.train.seed, "tokenizer": builtin_tokenizer().backend_tokenizer.to_str(), "version": 2}
 
 
 def data_files(cache_dir: str | None = None) -> tuple[str, str]:
@@ -77,7 +78,7 @@ def ensure_policy(c: ml_collections.ConfigDict, cache_dir: str | None = None) ->
   os.makedirs(os.path.dirname(path), exist_ok=True)
   staging = tempfile.mkdtemp(dir=os.path.dirname(path))
   models.save_pretrained(model, staging)
-  tokenizer.save_pretrained(staging)
+  save_tokenizer(tokenizer, staging)
   open(os.path.join(staging, _COMPLETE), "w").close()
   if os.path.isdir(path):
     shutil.rmtree(path)

@@ -70,9 +70,10 @@ class TrainResult:
   history: list[dict[str, float]]
 
 
-def train(spec: RunSpec) -> TrainResult:
+def train(spec: RunSpec, devices: list | None = None) -> TrainResult:
+  """Runs (or resumes) the run described by `spec`; `devices` defaults to every device of every process."""
   c = spec.config
-  mesh = sharding.make_mesh(spec.mesh)
+  mesh = sharding.make_mesh(spec.mesh, devices)
   acts = sharding.ActivationSharding(mesh, "train")
   model_dir = embedded.ensure_policy(c) if spec.embedded_default else c.model.path
   codec = TextCodec.load(c.model.tokenizer or model_dir, spec.stop_tokens)
@@ -227,7 +228,7 @@ def export_policy(graphdef, params, codec: TextCodec, path: str) -> None:
   """The policy as an HF directory (weights + config + tokenizer) for evaluation elsewhere."""
   models.save_pretrained(nnx.merge(graphdef, params), path)
   if jax.process_index() == 0:
-    codec.tokenizer.save_pretrained(path)
+    codec.save(path)
 
 
 def _replicate_unsharded(tree: Any, mesh: jax.sharding.Mesh) -> Any:

@@ -13,8 +13,10 @@ from typing import Any, Callable, Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from rlvr_jax.objectives.advantages import compute_advantages
+from rlvr_jax.sampling import generate
 from rlvr_jax.train import shaping
 from rlvr_jax.train.state import RolloutBatch
 
@@ -37,13 +39,10 @@ def make_generate_fn(graphdef, settings: SamplingSettings, mesh) -> Callable:
   Parameters are passed in (not captured), so new weights after each update never recompile; each
   prompt's samples draw from keys folded with its dataset row id, so they do not depend on the batch.
   """
-  from flax import nnx
-
-  from rlvr_jax.sampling import generate
-
   def run(params, prompt_ids, prompt_mask, prompt_row_ids, key):
-    return generate(nnx.merge(graphdef, params), jnp.asarray(prompt_ids), jnp.asarray(prompt_mask), key=key,
-                    prompt_ids_for_rng=jnp.asarray(prompt_row_ids), max_new_tokens=settings.max_new_tokens,
+    # Host (numpy) prompts: the sampler validates their left padding before placing them.
+    return generate(nnx.merge(graphdef, params), np.asarray(prompt_ids), np.asarray(prompt_mask), key=key,
+                    prompt_ids_for_rng=np.asarray(prompt_row_ids), max_new_tokens=settings.max_new_tokens,
                     temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
                     stop_token_ids=settings.stop_token_ids, num_samples=settings.num_samples, mesh=mesh)
 
