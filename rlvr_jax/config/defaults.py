@@ -152,10 +152,10 @@ EMBEDDED_PROFILE = {
     "rollout": {"prompts_per_step": 16, "num_samples": 8, "max_new_tokens": 16},
     "reward": {"name": "builtin_arithmetic"},
     "train": {"steps": 60, "mini_batches": 2, "chunk_size": 512},
-    "optim": {"lr": 2e-4, "weight_decay": 0.0},
+    "optim": {"lr": 1e-4, "weight_decay": 0.0},
     "checkpoint": {"every": 20, "keep": 2},
-    "eval": {"every": 10, "num_prompts": 128, "max_new_tokens": 16},
-    "warm_start": {"steps": 600, "lr": 3e-3, "batch_size": 64},
+    "eval": {"every": 10, "num_prompts": 48, "max_new_tokens": 16},
+    "warm_start": {"steps": 300, "lr": 3e-3, "batch_size": 64},
 }
 
 

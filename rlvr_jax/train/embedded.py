@@ -24,9 +24,9 @@ from rlvr_jax.data.tokenizer import IM_END, builtin_tokenizer
 from rlvr_jax.train import warm_start
 from rlvr_jax.train.text_codec import save_tokenizer
 
-TASK = ArithmeticTask(min_digits=1, max_digits=2, operations="+")
-TRAIN_PROMPTS = 8_000  # of the ~9k distinct 1-2 digit additions in the training split
-HELDOUT_PROMPTS = 500
+TASK = ArithmeticTask(min_digits=1, max_digits=1, operations="+-", heldout_fraction=0.25)
+TRAIN_PROMPTS = 140  # of the ~150 one-digit +, - problems in the training split
+HELDOUT_PROMPTS = 48  # of the ~50 held-out ones (never seen in warm start or RL)
 _COMPLETE = "WARM_START_COMPLETE"
 
 
@@ -65,7 +65,7 @@ def ensure_policy(c: ml_collections.ConfigDict, cache_dir: str | None = None) ->
   tokenizer = builtin_tokenizer()
   config = models.preset(c.model.preset, vocab_size=max(models.PRESETS[c.model.preset].vocab_size, len(tokenizer)))
   model = models.init(config, key=jax.random.key(c.train.seed), dtype=jnp.float32)
-  rows = generate_arithmetic(TASK, "train", 5_000, seed=c.train.seed + 1)
+  rows = generate_arithmetic(TASK, "train", TRAIN_PROMPTS, seed=c.train.seed + 1)
   prompts = [tokenizer(render_prompt(c.data.template, r["question"], tokenizer))["input_ids"] for r in rows]
   targets = [tokenizer(worked_answer(r["answer"]))["input_ids"] for r in rows]
   p_ids, p_mask = _pad(prompts, left=True, pad_id=tokenizer.pad_token_id)

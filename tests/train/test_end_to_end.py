@@ -43,7 +43,8 @@ def test_method_trains_end_to_end(method, tmp_path):
   for key in ("actor/loss", "actor/grad_norm", "reward/mean", "reward/accuracy", "response/length_mean",
               "rollout/logp_mismatch_max", "rollout/entropy"):
     assert key in metrics and np.isfinite(metrics[key]), key
-  assert metrics["actor/grad_norm"] > 0
+  logged = _metrics(str(tmp_path / "run"))
+  assert max(m["actor/grad_norm"] for m in logged) > 0  # a step whose groups all tie has zero gradient
   assert metrics["rollout/logp_mismatch_max"] < 1e-3  # sampler and trainer agree on the old policy
   step, params = _final_params(str(tmp_path / "run"))
   assert step == 2
@@ -54,7 +55,7 @@ def test_method_trains_end_to_end(method, tmp_path):
   assert up_proj.shape == initial.layers[0].mlp.up_proj[...].shape
   assert not np.allclose(up_proj, np.asarray(initial.layers[0].mlp.up_proj[...]))
   assert os.path.isfile(tmp_path / "run" / "hf" / "final" / "model.safetensors")
-  assert len(_metrics(str(tmp_path / "run"))) == 2
+  assert len(logged) == 2
 
 
 def test_eight_device_mesh_equals_one_device(tmp_path):

@@ -1,0 +1,126 @@
+"""Policy-update throughput: rlvr_jax's jitted update step vs an equivalent transformers + torch step.
+
+Both sides run the same random-weight Qwen model on the same [B, P + N] batch: forward, log-probs of
+the N completion tokens, a PPO clipped loss (GRPO objective), backward, AdamW step. Prints time per
+step, tokens/s and, with --peak-tflops, model FLOPs utilization (6 x params x tokens / time / peak).
+
+    python bench/train_step.py                                  # CPU: tiny preset
+    python bench/train_step.py --preset qwen2.5-1.5b --batch 16 --prompt-len 512 --gen-len 1024 \\
+        --peak-tflops 989 --dtype bfloat16 --remat                # H100 (dense bf16 peak)
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _time(fn, steps: int) -> float:
+  fn()  # compile / warm up
+  fn()
+  start = time.perf_counter()
+  for _ in range(steps):
+    fn()
+  return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--preset", default="tiny")
+  parser.add_argument("--batch", type=int, default=16)
+  parser.add_argument("--prompt-len", type=int, default=64)
+  parser.add_argument("--gen-len", type=int, default=64)
+  parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+  parser.add_argument("--steps", type=int, default=5)
+  parser.add_argument("--remat", action="store_true")
+  parser.add_argument("--peak-tflops", type=float, default=0.0, help="device peak for MFU (0: not reported)")
+  parser.add_argument("--torch-threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+  args = parser.parse_args()
+
+  import optax
+  import torch
+  from transformers import AutoModelForCausalLM
+
+  from rlvr_jax import models
+  from rlvr_jax.objectives import build_objective
+  from rlvr_jax.train.optimizer import OptimConfig, make_optimizer
+  from rlvr_jax.train.state import RolloutBatch, create_train_state
+  from rlvr_jax.train.update import UpdateConfig, make_update_step
+
+  dtype = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}[args.dtype]
+  config = models.preset(args.preset)
+  model = models.init(config, key=jax.random.key(0), dtype=dtype)
+  num_params = models.param_count(config)
+  b, p, n = args.batch, args.prompt_len, args.gen_len
+  rng = np.random.default_rng(0)
+  prompt = rng.integers(0, config.vocab_size, (b, p)).astype(np.int32)
+  completion = rng.integers(0, config.vocab_size, (b, n)).astype(np.int32)
+  advantages = np.repeat(rng.normal(size=(b, 1)), n, axis=1).astype(np.float32)
+  old_logp = np.full((b, n), -np.log(config.vocab_size), np.float32)
+
+  # rlvr_jax: the trainer's own update step (GRPO objective, AdamW, global-norm clip), state donated.
+  objective = build_objective({"transforms": ()})
+  tx = make_optimizer(OptimConfig(lr=1e-6))
+  graphdef, state = create_train_state(model, tx, objective.init_state(), seed=0)
+  batch = RolloutBatch(prompt_ids=jnp.asarray(prompt), prompt_mask=jnp.ones((b, p), jnp.int32),
+                       completion_ids=jnp.asarray(completion), response_mask=jnp.ones((b, n), jnp.float32),
+                       advantages=jnp.asarray(advantages), old_logp=jnp.asarray(old_logp))
+  step = jax.jit(make_update_step(graphdef, objective, tx, UpdateConfig(chunk_size=1024, remat=args.remat)),
+                 donate_argnums=0)
+  holder = {"state": state}
+
+  def jax_step():
+    holder["state"], metrics = step(holder["state"], batch, jax.random.key(0))
+    jax.block_until_ready(metrics["actor/loss"])
+
+  jax_time = _time(jax_step, args.steps)
+
+  # transformers + torch: the same weights, the same loss.
+  if args.torch_threads:
+    torch.set_num_threads(args.torch_threads)
+  device = "cuda" if torch.cuda.is_available() else "cpu"
+  torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
+  with tempfile.TemporaryDirectory() as path:
+    models.save_pretrained(model, path)
+    reference = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device).train()
+  if args.remat:
+    reference.gradient_checkpointing_enable()
+  optimizer = torch.optim.AdamW(reference.parameters(), lr=1e-6, weight_decay=0.01)
+  ids = torch.as_tensor(np.concatenate([prompt, completion], 1), dtype=torch.long, device=device)
+  targets = torch.as_tensor(completion, dtype=torch.long, device=device)
+  adv = torch.as_tensor(advantages, device=device)
+  old = torch.as_tensor(old_logp, device=device)
+
+  def torch_step():
+    logits = reference(input_ids=ids).logits[:, p - 1:-1].float()
+    logp = torch.log_softmax(logits, -1).gather(-1, targets[..., None])[..., 0]
+    ratio = torch.exp(logp - old)
+    loss = torch.maximum(-adv * ratio, -adv * ratio.clamp(0.8, 1.2)).mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(reference.parameters(), 1.0)
+    optimizer.step()
+    if device == "cuda":
+      torch.cuda.synchronize()
+
+  torch_time = _time(torch_step, args.steps)
+
+  tokens = b * (p + n)
+  print(f"policy update, preset {args.preset} ({num_params / 1e6:.1f}M params), batch {b} x ({p} prompt + "
+        f"{n} completion) tokens, {args.dtype}, jax {jax.__version__} on {jax.devices()[0].device_kind}, "
+        f"torch {torch.__version__} on {device}")
+  print(f"{'implementation':<34}{'s/step':>10}{'tokens/s':>12}{'MFU':>8}{'vs torch':>10}")
+  for name, seconds in (("rlvr_jax update step (jit)", jax_time), ("transformers + torch", torch_time)):
+    mfu = (6 * num_params * tokens / seconds / (args.peak_tflops * 1e12)) if args.peak_tflops else float("nan")
+    print(f"{name:<34}{seconds:>10.4f}{tokens / seconds:>12.0f}{mfu:>8.1%}{torch_time / seconds:>9.2f}x")
+  if not args.peak_tflops:
+    print("(MFU needs --peak-tflops: the device's dense peak for the dtype)")
+
+
+if __name__ == "__main__":
+  main()
