@@ -63,6 +63,10 @@ def main() -> None:
   advantages = np.repeat(rng.normal(size=(b, 1)), n, axis=1).astype(np.float32)
   old_logp = np.full((b, n), -np.log(config.vocab_size), np.float32)
 
+  # The torch reference gets the same weights, written before the jitted step donates them.
+  reference_dir = tempfile.TemporaryDirectory()
+  models.save_pretrained(model, reference_dir.name)
+
   # rlvr_jax: the trainer's own update step (GRPO objective, AdamW, global-norm clip), state donated.
   objective = build_objective({"transforms": ()})
   tx = make_optimizer(OptimConfig(lr=1e-6))
@@ -85,9 +89,8 @@ def main() -> None:
     torch.set_num_threads(args.torch_threads)
   device = "cuda" if torch.cuda.is_available() else "cpu"
   torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
-  with tempfile.TemporaryDirectory() as path:
-    models.save_pretrained(model, path)
-    reference = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device).train()
+  reference = AutoModelForCausalLM.from_pretrained(reference_dir.name, dtype=torch_dtype).to(device).train()
+  reference_dir.cleanup()
   if args.remat:
     reference.gradient_checkpointing_enable()
   optimizer = torch.optim.AdamW(reference.parameters(), lr=1e-6, weight_decay=0.01)

@@ -99,6 +99,14 @@ class TokenBatch:
       raise ValueError(f"the objective needs TokenBatch fields {missing}, which are None; compute "
                        f"them in the rollout / training forward (see Objective.required_inputs)")
 
+  @staticmethod
+  def entropy_field(source: str) -> str:
+    """The field holding the entropy of the current ("current") or rollout-time policy ("old")."""
+    return "entropy" if source == "current" else "old_entropy"
+
+  def entropy_from(self, source: str) -> jax.Array | None:
+    return getattr(self, self.entropy_field(source))
+
   def group_ids(self, scope: str) -> tuple[jax.Array, int]:
     """[B] group id per row and the static group count for a normalization `scope`."""
     if scope == "mini_batch":

@@ -50,13 +50,13 @@ class EntropyAdvantage(Transform):
     return frozenset({ADVANTAGES})
 
   def required_inputs(self) -> frozenset[str]:
-    return frozenset({"entropy" if self.entropy_source == "current" else "old_entropy"})
+    return frozenset({TokenBatch.entropy_field(self.entropy_source)})
 
   def apply(self, batch: TokenBatch, state: ObjectiveState, transform_state: dict,
             key: jax.Array | None) -> ObjectiveState:
     del transform_state, key
     valid = batch.response_mask > 0
-    entropy = batch.entropy if self.entropy_source == "current" else batch.old_entropy
+    entropy = batch.entropy_from(self.entropy_source)
     entropy = jax.lax.stop_gradient(entropy).astype(jnp.float32)
     bonus = jnp.minimum(self.alpha * entropy, jnp.abs(state.advantages) / self.kappa)  # [B, T]
     bonus = jnp.where(valid, bonus, 0.0)

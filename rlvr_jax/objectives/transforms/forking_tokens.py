@@ -64,13 +64,13 @@ class ForkingTokens(Transform):
     check_choice("fork_tokens", "norm_scope", self.norm_scope, NORM_SCOPES)
 
   def required_inputs(self) -> frozenset[str]:
-    return frozenset({"entropy" if self.entropy_source == "current" else "old_entropy"})
+    return frozenset({TokenBatch.entropy_field(self.entropy_source)})
 
   def apply(self, batch: TokenBatch, state: ObjectiveState, transform_state: dict,
             key: jax.Array | None) -> ObjectiveState:
     del transform_state, key
     valid = batch.response_mask > 0
-    entropy = batch.entropy if self.entropy_source == "current" else batch.old_entropy
+    entropy = batch.entropy_from(self.entropy_source)
     if self.selection == "top_k":
       row_groups, num_groups = batch.group_ids(self.norm_scope)
       keep = forking_token_mask(entropy, valid, row_groups, num_groups, self.top_ratio)

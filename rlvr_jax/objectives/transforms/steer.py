@@ -81,7 +81,7 @@ class Steer(Transform):
     return frozenset({ADVANTAGES, PPO_PARAMS} if self.omega_form == "theorem" else {ADVANTAGES})
 
   def required_inputs(self) -> frozenset[str]:
-    return frozenset({"old_entropy" if self.entropy_source == "old" else "entropy"})
+    return frozenset({TokenBatch.entropy_field(self.entropy_source)})
 
   def apply(self, batch: TokenBatch, state: ObjectiveState, transform_state: dict,
             key: jax.Array | None) -> ObjectiveState:
@@ -100,7 +100,7 @@ class Steer(Transform):
 def steer_weights(config: Steer, batch: TokenBatch, state: ObjectiveState) -> tuple[jax.Array, jax.Array]:
   """[B, T] weights (0 outside the response) and the signed entropy-change estimate they come from."""
   valid = batch.response_mask > 0  # [B, T]
-  entropy = batch.old_entropy if config.entropy_source == "old" else batch.entropy
+  entropy = batch.entropy_from(config.entropy_source)
   gradient_active = None
   if config.omega_form == "theorem":
     gradient_active = ppo_token_loss(
