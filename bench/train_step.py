@@ -42,7 +42,6 @@ def main() -> None:
   parser.add_argument("--torch-threads", type=int, default=0, help="torch CPU threads (0: torch default)")
   args = parser.parse_args()
 
-  import optax
   import torch
   from transformers import AutoModelForCausalLM
 

@@ -14,7 +14,7 @@ import ml_collections
 
 from rlvr_jax import sharding
 from rlvr_jax.models.config import PRESETS
-from rlvr_jax.objectives import ObjectiveConfig, build_objective
+from rlvr_jax.objectives import build_objective
 from rlvr_jax.objectives.advantages import ADVANTAGE_ESTIMATORS
 from rlvr_jax.train.checkpointing import CheckpointConfig
 from rlvr_jax.train.optimizer import OptimConfig
