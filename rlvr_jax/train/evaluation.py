@@ -1,43 +1,100 @@
-"""Held-out evaluation inside training: a fixed set of prompts, n samples each (greedy by default), scored
-by the run's reward; accuracy, pass@n and response length as `eval/*` metrics.
+"""Evaluation inside training: the held-out prompts plus any configured benchmarks, every eval.every steps.
 
-The prompts are tokenized and padded once, so every evaluation runs the same compiled sampler.
+The held-out split (data.eval_files, or the built-in task's) keeps the `eval/accuracy`, `eval/pass@{n}`,
+`eval/length_mean` and `eval/no_answer_fraction` keys the progress line and earlier runs use; every set,
+the held-out one included (as `heldout`), also reports `eval/<name>/avg@n`, `pass@k`, `maj@k` (k = 1, 2,
+4, ..., n), bootstrap bounds, length and no-answer share. Prompts are tokenized and padded once, so
+every evaluation runs the same compiled samplers; with a report directory each evaluation also writes
+its full JSON report (curves for every k, per-problem counts) to `<dir>/step_<N>.json`.
 """
 
 from __future__ import annotations
 
-import jax
-import numpy as np
+import os
+from typing import Sequence
 
-from rlvr_jax.data import PromptBatch
-from rlvr_jax.train.rollout import SamplingSettings, make_generate_fn
+import jax
+
+from rlvr_jax.data import PromptBatch, PromptDataConfig, prompt_pipeline
+from rlvr_jax.eval.benchmarks import load_benchmarks
+from rlvr_jax.eval.metrics import Equivalent
+from rlvr_jax.eval.runner import (BenchmarkEvaluator, EvalPrompting, EvalSampling, PromptSet, prepare_prompt_set,
+                                  prompt_set_from_batch)
+from rlvr_jax.rewards.code import CodeExecReward
 from rlvr_jax.train.text_codec import TextCodec
+
+HELDOUT = "heldout"
 
 
 class Evaluator:
-  def __init__(self, graphdef, prompts: PromptBatch, codec: TextCodec, reward, mesh, *, num_samples: int,
-               temperature: float, top_p: float, max_new_tokens: int, seed: int):
-    self.prompts = prompts
-    self.codec = codec
-    self.reward = reward
-    self.num_samples = num_samples
-    self.key = jax.random.key(seed + 7919)  # fixed: every evaluation samples with the same randomness
-    settings = SamplingSettings(num_samples=num_samples, max_new_tokens=max_new_tokens, temperature=temperature,
-                                top_p=top_p if temperature > 0 else 1.0, top_k=0,
-                                stop_token_ids=codec.stop_token_ids)
-    self._generate = make_generate_fn(graphdef, settings, mesh)
+  """Held-out (and benchmark) evaluation of live parameters.
 
-  def run(self, params) -> dict[str, float]:
-    out = self._generate(params, self.prompts.ids, self.prompts.mask, self.prompts.row_ids, self.key)
-    mask = np.asarray(out.response_mask)
-    texts = self.codec.decode(np.asarray(out.tokens), mask)
-    answers = [a for a in self.prompts.answers for _ in range(self.num_samples)]
-    result = self.reward(texts, answers)
-    correct = np.asarray(result.correct).reshape(-1, self.num_samples)
-    lengths = np.asarray(out.lengths, np.float32)
-    return {
-        "eval/accuracy": float(correct.mean()),
-        f"eval/pass@{self.num_samples}": float(correct.any(axis=1).mean()),
-        "eval/length_mean": float(lengths.mean()),
-        "eval/no_answer_fraction": float(np.mean([e is None for e in result.extracted])),
+  Args:
+    graphdef: the policy's static structure.
+    prompts: the held-out prompts, already collated into one batch.
+    codec, reward, mesh: as in the training loop.
+    num_samples, temperature, top_p, max_new_tokens, seed: sampling (temperature 0 = greedy).
+    benchmarks: further prompt sets (`rlvr_jax.eval.prepare_prompt_set`), reported under their names.
+    report_dir: where each evaluation's JSON report goes (None = no files).
+    heldout_path: the held-out files, recorded in the report.
+    equivalent: answer equivalence for maj@k (default math-verify).
+  """
+
+  def __init__(self, graphdef, prompts: PromptBatch, codec: TextCodec, reward, mesh, *, num_samples: int,
+               temperature: float, top_p: float, max_new_tokens: int, seed: int,
+               benchmarks: Sequence[PromptSet] = (), report_dir: str | None = None, heldout_path: str = "",
+               equivalent: Equivalent | None = None):
+    self.num_samples = num_samples
+    self.report_dir = report_dir
+    sampling = EvalSampling(num_samples=num_samples, temperature=temperature, top_p=top_p,
+                            max_new_tokens=max_new_tokens, seed=seed)
+    # A code reward's extracted answers are programs, which maj@k cannot vote on.
+    heldout = prompt_set_from_batch(HELDOUT, heldout_path, prompts,
+                                    majority_vote=not isinstance(reward, CodeExecReward))
+    self._evaluator = BenchmarkEvaluator(graphdef, (heldout, *benchmarks), codec, reward, mesh, sampling,
+                                         equivalent=equivalent)
+
+  def run(self, params, *, step: int | None = None) -> dict[str, float]:
+    """`eval/*` scalars; writes `<report_dir>/step_<step>.json` when a report directory was given."""
+    if self.report_dir is not None and step is None:
+      raise ValueError(f"Evaluator.run: report_dir={self.report_dir!r} is set, so step must be given "
+                       "(it names the report file)")
+    report = self._evaluator.evaluate(params)
+    if self.report_dir is not None and jax.process_index() == 0:
+      report.write(os.path.join(self.report_dir, f"step_{step}.json"), step=step)
+    n = self.num_samples
+    heldout = report.benchmarks[HELDOUT]["metrics"]
+    metrics = {
+        "eval/accuracy": heldout[f"avg@{n}"],
+        f"eval/pass@{n}": heldout[f"pass@{n}"],
+        "eval/length_mean": heldout["length_mean"],
+        "eval/no_answer_fraction": heldout["no_answer_fraction"],
     }
+    metrics.update({f"eval/{key}": value for key, value in report.metrics.items()})
+    return metrics
+
+
+def build_evaluator(config, graphdef, codec: TextCodec, reward, mesh, default_files: Sequence[str], *,
+                    report_dir: str | None = None) -> Evaluator | None:
+  """The loop's evaluator from the run config, or None when eval.every is 0.
+
+  Reads eval.every, eval.num_prompts (the held-out split is cut to this many prompts, and benchmarks
+  are sampled this many prompts per call), eval.num_samples, eval.temperature, eval.top_p,
+  eval.max_new_tokens, eval.benchmarks ('name=path,...', '' = held-out only), train.seed, and the data
+  section's fields, template and prompt limit for the held-out files `default_files`.
+  """
+  c = config
+  if not c.eval.every:
+    return None
+  benchmarks = load_benchmarks(c.eval.benchmarks, field="eval.benchmarks")
+  heldout = prompt_pipeline(PromptDataConfig(
+      files=tuple(default_files), question_field=c.data.question_field, answer_field=c.data.answer_field,
+      template=c.data.template, max_prompt_length=c.data.max_prompt_length, skip_malformed=c.data.skip_malformed,
+      shuffle=False, epochs=1, prompts_per_step=c.eval.num_prompts, drop_remainder=False), codec.tokenizer)
+  prompting = EvalPrompting(template=c.data.template, max_prompt_length=c.data.max_prompt_length,
+                            prompts_per_batch=c.eval.num_prompts)
+  prompt_sets = [prepare_prompt_set(b, codec.tokenizer, prompting) for b in benchmarks]
+  return Evaluator(graphdef, next(heldout), codec, reward, mesh, num_samples=c.eval.num_samples,
+                   temperature=c.eval.temperature, top_p=c.eval.top_p, max_new_tokens=c.eval.max_new_tokens,
+                   seed=c.train.seed, benchmarks=prompt_sets, report_dir=report_dir,
+                   heldout_path=",".join(default_files))
