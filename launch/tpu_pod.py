@@ -8,7 +8,14 @@
 Multi-process: on a TPU VM slice `jax.distributed.initialize()` discovers the other hosts by itself
 (every host runs this command, e.g. via `gcloud compute tpus tpu-vm ssh NAME --worker=all --command=...`).
 Elsewhere (a GPU cluster, or several CPU processes) pass --coordinator_address, --num_processes and
---process_id, or set JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID.
+--process_id, or set JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID. Two CPU processes of
+four devices each on one machine (the test of the pod code path, tests/reliability/test_multiprocess.py):
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=4 python launch/tpu_pod.py --config grpo.py \
+        --coordinator_address=127.0.0.1:PORT --num_processes=2 --process_id=0   # and =1 in a second shell
+
+Exit codes: 0 finished, or stopped by SIGTERM / SIGINT with a checkpoint (rerun to resume); 2 bad config
+or damaged checkpoint; 3 stopped after optim.max_consecutive_skips non-finite updates (with a checkpoint).
 """
 
 from __future__ import annotations
@@ -48,6 +55,14 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_integer("process_id", int(os.environ.get("JAX_PROCESS_ID", "0")), "this process's index")
   flags.DEFINE_bool("tpu_pod", False, "initialize jax.distributed from the TPU slice metadata")
   flags.mark_flags_as_required(["config"])
+  argv = _resolve_config_path(argv)
+  from rlvr_jax.config.schema import ConfigError, check_command_line
+
+  try:  # unknown --config.a.b keys, before absl turns them into an AttributeError traceback
+    check_command_line(argv)
+  except ConfigError as e:
+    print(f"config error: {e}", file=sys.stderr)
+    return 2
 
   def run(_):
     import jax
@@ -60,18 +75,26 @@ def main(argv: list[str]) -> int:
     elif flags.FLAGS.num_processes > 1:
       jax.distributed.initialize(coordinator_address=flags.FLAGS.coordinator_address,
                                  num_processes=flags.FLAGS.num_processes, process_id=flags.FLAGS.process_id)
-    from rlvr_jax.config import ConfigError, validate
-    from rlvr_jax.train.loop import train
+    from rlvr_jax.config import validate
+    from rlvr_jax.train.checkpointing import CheckpointError
+    from rlvr_jax.train.loop import TrainingStopped, train
 
     try:
-      spec = validate(flags.FLAGS.config)
+      spec = validate(flags.FLAGS.config, jax.device_count(), num_processes=jax.process_count())
     except (ConfigError, ValueError) as e:
       print(f"config error: {e}", file=sys.stderr)
       return 2
     if jax.process_index() == 0:
       print(f"{spec.config.method}: {jax.process_count()} process(es), {jax.device_count()} "
             f"{jax.devices()[0].platform} device(s), run dir {spec.run_dir}", flush=True)
-    result = train(spec)
+    try:
+      result = train(spec)
+    except CheckpointError as e:
+      print(f"checkpoint error: {e}", file=sys.stderr)
+      return 2
+    except TrainingStopped as e:
+      print(f"{e}", file=sys.stderr)
+      return 3
     if jax.process_index() == 0:
       final = {k: round(v, 4) for k, v in result.last_metrics.items()
                if k in ("reward/accuracy", "eval/accuracy", "actor/entropy", "response/length_mean")}
@@ -79,7 +102,7 @@ def main(argv: list[str]) -> int:
             f"{final}; logs and checkpoints in {result.run_dir}", flush=True)
     return 0
 
-  app.run(run, argv=_resolve_config_path(argv))
+  app.run(run, argv=argv)
   return 0
 
 

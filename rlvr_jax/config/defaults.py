@@ -34,6 +34,8 @@ MESH_VARIANTS = {
 
 def base_config(method: str) -> ml_collections.ConfigDict:
   """The full config for `method` (a key of `rlvr_jax.objectives.presets.METHOD_PRESETS`)."""
+  if method not in ADVANTAGE_PRESETS:
+    raise ValueError(f"method={method!r} is not a known method; known: {', '.join(sorted(ADVANTAGE_PRESETS))}")
   c = ml_collections.ConfigDict()
   c.method = method
 
@@ -49,6 +51,7 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict()
   c.data.train_files = ""          # comma-separated JSONL / Parquet files; "" = built-in arithmetic task
   c.data.eval_files = ""           # held-out prompts; "" = the built-in task's held-out split
+  c.data.builtin_task = "arithmetic"  # the built-in task of the embedded default: arithmetic | code
   c.data.question_field = "question"
   c.data.answer_field = "answer"
   c.data.template = "qwen_math"    # qwen_math | raw | chat_template
@@ -73,6 +76,11 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.reward.format_weight = 0.0     # bonus for a well-formed \boxed{} answer
   c.reward.timeout_s = 10.0
   c.reward.workers = 2
+  c.reward.sandbox = ml_collections.ConfigDict()  # code rewards only (docs/security.md)
+  c.reward.sandbox.memory_mb = 1024  # address-space limit per program
+  c.reward.sandbox.python = ""       # interpreter of the programs ("" = probe: the trainer's, else python3)
+  c.reward.sandbox.isolate_network = "auto"  # auto | require | off
+  c.reward.sandbox.drop_privileges = "auto"  # auto | require | off (a uid per run when root)
 
   estimator, hparams = ADVANTAGE_PRESETS[method]
   c.advantage = ml_collections.ConfigDict()
@@ -115,7 +123,18 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.eval.num_prompts = 64
   c.eval.num_samples = 1
   c.eval.temperature = 0.0         # 0 = greedy
+  c.eval.top_p = 1.0
+  c.eval.benchmarks = ""           # comma-separated name=path (e.g. math500=/data/math500.jsonl); "" = built-in held-out
   c.eval.max_new_tokens = 1024
+
+  # Entropy diagnostics (`diag/*` metrics, RUN_DIR/diagnostics/*.npz): the papers' analyses, measured.
+  c.diagnostics = ml_collections.ConfigDict()
+  c.diagnostics.every = 0          # rollout steps between diagnostic steps (0 = off; costs two scoring passes)
+  c.diagnostics.prob_threshold = 0.0  # quadrant split: 0 = STEER's pi > exp(-H), else a probability cut
+  c.diagnostics.ece_bins = 10
+  c.diagnostics.top_p = 0.8        # nucleus of the top-p entropy aggregate (SIREN's default)
+  c.diagnostics.top_k = 10000
+  c.diagnostics.mask_ratio = 0.8   # SIREN's peak-entropy quantile
 
   c.warm_start = ml_collections.ConfigDict()
   c.warm_start.steps = 0           # supervised steps on the built-in task before RL (embedded default)
@@ -148,14 +167,15 @@ def apply_variants(config: ml_collections.ConfigDict, arg: str | None) -> ml_col
 # The embedded default's scale: a tiny policy on the built-in arithmetic task, minutes on 2 CPU cores.
 EMBEDDED_PROFILE = {
     "model": {"preset": "tiny", "dtype": "float32"},
-    "data": {"max_prompt_length": 128},
+    "data": {"max_prompt_length": 128, "template": "raw"},
     "rollout": {"prompts_per_step": 16, "num_samples": 8, "max_new_tokens": 16},
     "reward": {"name": "builtin_arithmetic"},
     "train": {"steps": 60, "mini_batches": 2, "chunk_size": 512},
     "optim": {"lr": 1e-4, "weight_decay": 0.0},
     "checkpoint": {"every": 20, "keep": 2},
-    "eval": {"every": 10, "num_prompts": 48, "max_new_tokens": 16},
-    "warm_start": {"steps": 300, "lr": 3e-3, "batch_size": 64},
+    "diagnostics": {"every": 10},
+    "eval": {"every": 10, "num_prompts": 48, "num_samples": 4, "temperature": 1.0, "max_new_tokens": 16},
+    "warm_start": {"steps": 400, "lr": 3e-3, "batch_size": 64},
 }
 
 

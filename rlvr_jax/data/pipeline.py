@@ -6,10 +6,12 @@ dataset's length is fixed; after that everything is index arithmetic in a grain 
 what makes the iterator state a single integer that restores exactly.
 
 Host sharding: global batch k holds elements [k P, (k + 1) P) of the shuffled, repeated stream
-(P = prompts_per_step); host h of n takes the ones with index = h (mod n). The saved state (the batch
-counter) is therefore the same on every host and independent of the host count. With drop_remainder
-every host yields the same number of batches; without it (evaluation) the last local batches may
-differ in size by one between hosts.
+(P = prompts_per_step); host h of n takes the ones with index = h (mod n), so position i of its local
+batch is position h + n i of the global batch. The saved state (the batch counter) is therefore the same
+on every host and independent of the host count. With drop_remainder every host yields the same number
+of batches; without it (evaluation) the last local batches may differ in size by one between hosts.
+Every host tokenizes the whole prompt table (prompts are small), so `collate_rows` can rebuild any
+batch, the global one included, from row ids alone (`rlvr_jax.train.global_prompts`).
 """
 
 from __future__ import annotations
@@ -171,7 +173,8 @@ class PromptIterator:
                        f"process_count={process_count} (each host loads an equal share)")
     if not prompts:
       raise ValueError(f"no prompts left in {', '.join(config.files)} (counts: "
-                       f"{(counts or LoadCounts()).as_dict()}); check the fields and max_prompt_length")
+                       f"{(counts or LoadCounts()).as_dict()}); check the fields and data.max_prompt_length="
+                       f"{config.max_prompt_length}")
     total = len(prompts) * config.epochs if config.epochs is not None else None
     if config.drop_remainder and total is not None and total < config.prompts_per_step:
       raise ValueError(f"{len(prompts)} prompts x data.epochs={config.epochs} do not fill one batch of "
@@ -179,6 +182,10 @@ class PromptIterator:
     self.config = config
     self.counts = counts if counts is not None else LoadCounts(kept=len(prompts))
     self.num_prompts = len(prompts)
+    self.process_count = process_count
+    self._by_row = {p.row_id: p for p in prompts}
+    self._collate = functools.partial(collate_prompts, pad_id=pad_id, max_prompt_length=config.max_prompt_length,
+                                      min_bucket=config.min_bucket)
     self.local_batch_size = config.prompts_per_step // process_count
     self._fingerprint = {
         "num_prompts": len(prompts),
@@ -198,9 +205,7 @@ class PromptIterator:
       # disagree on the number of steps.
       dataset = dataset[:len(dataset) // config.prompts_per_step * config.prompts_per_step]
     dataset = dataset[process_index::process_count]
-    collate = functools.partial(collate_prompts, pad_id=pad_id, max_prompt_length=config.max_prompt_length,
-                                min_bucket=config.min_bucket)
-    dataset = dataset.batch(self.local_batch_size, drop_remainder=config.drop_remainder, batch_fn=collate)
+    dataset = dataset.batch(self.local_batch_size, drop_remainder=config.drop_remainder, batch_fn=self._collate)
     self.num_batches = len(dataset) if config.epochs is not None else sys.maxsize
     self._iterator = iter(dataset.to_iter_dataset(
         grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=max(read_threads, 0) * 2)))
@@ -210,6 +215,15 @@ class PromptIterator:
 
   def __next__(self) -> PromptBatch:
     return next(self._iterator)
+
+  def collate_rows(self, row_ids: Sequence[int]) -> PromptBatch:
+    """The batch of the prompts with these dataset row ids, in this order, padded exactly as the iterator
+    pads a batch of the same prompts (the bucket depends only on the prompts in it)."""
+    missing = [int(r) for r in row_ids if int(r) not in self._by_row]
+    if missing:
+      raise ValueError(f"row ids {missing[:8]} are not prompts of {', '.join(self.config.files)} (after "
+                       f"dropping malformed and over-long rows); the hosts loaded different data")
+    return self._collate([self._by_row[int(r)] for r in row_ids])
 
   def state(self) -> dict:
     """JSON-serializable position: restoring it continues with the next unseen batch."""

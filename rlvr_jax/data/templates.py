@@ -3,6 +3,7 @@
 "qwen_math" writes the Qwen2.5-Math chat format with explicit `<|im_start|>` strings rather than through
 a tokenizer's chat template, so the exact prompt the published runs used is produced with any tokenizer
 (base-model tokenizers often ship no template, or one that injects a different default system message).
+"qwen_code" is the same chat format for code tasks, whose answer is a program, not a `\\boxed{}` value.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ PromptTemplate = Callable[[Question, Any], str]  # (question, tokenizer) -> prom
 TEMPLATES: Registry[PromptTemplate] = Registry("prompt template")
 
 QWEN_MATH_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
+# Where the program goes is the question's to say (every code row ends with code_task.CODE_INSTRUCTION),
+# so the system message only sets the role; it must not ask for \boxed{}, which a code grader ignores.
+QWEN_CODE_SYSTEM = "You are an expert Python programmer."
 
 
 def question_text(question: Question) -> str:
@@ -41,6 +45,15 @@ def qwen_math(question: Question, tokenizer: Any = None) -> str:
   """Qwen2.5-Math chat prompt: boxed-answer system message, the question, an open assistant turn."""
   del tokenizer
   return (f"<|im_start|>system\n{QWEN_MATH_SYSTEM}<|im_end|>\n"
+          f"<|im_start|>user\n{question_text(question)}<|im_end|>\n"
+          f"<|im_start|>assistant\n")
+
+
+@TEMPLATES.register("qwen_code")
+def qwen_code(question: Question, tokenizer: Any = None) -> str:
+  """Qwen chat prompt for code: a programmer system message, the question, an open assistant turn."""
+  del tokenizer
+  return (f"<|im_start|>system\n{QWEN_CODE_SYSTEM}<|im_end|>\n"
           f"<|im_start|>user\n{question_text(question)}<|im_end|>\n"
           f"<|im_start|>assistant\n")
 

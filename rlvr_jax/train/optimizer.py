@@ -2,7 +2,10 @@
 and a non-finite guard.
 
 `optax.apply_if_finite` skips an update whose gradients contain NaN/Inf (parameters and optimizer
-state unchanged) and counts consecutive skips; the loop stops the run after `max_consecutive_skips`.
+state unchanged; the update step also poisons the gradient of a non-finite loss so it is skipped too) and
+counts consecutive and total skips; the loop keeps the transform states of a skipped update, logs the
+skip, and stops the run with a checkpoint after `max_consecutive_skips` consecutive ones
+(tests/reliability/test_nonfinite_updates.py).
 """
 
 from __future__ import annotations

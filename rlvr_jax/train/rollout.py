@@ -3,6 +3,11 @@ advantages and the old / reference log-probs, and pack a `RolloutBatch` for the 
 
 Host work here is per response (decode to text, verify answers), never per token; everything per token
 runs in jitted functions whose shapes are fixed by the config, so nothing recompiles between steps.
+
+Multi-process runs: `prompt_batches` yields the global batch on every host (`global_prompts`), device
+outputs come back whole on every host (`to_host`), and every host decodes and scores every response. The
+host work is duplicated (it is small next to sampling), so every host holds the same rewards, advantages
+and metrics without a second exchange, and `place` turns the identical host arrays into global arrays.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from rlvr_jax.diagnostics import ResponseOutcomes
+from rlvr_jax.diagnostics.host_arrays import to_host
 from rlvr_jax.objectives.advantages import compute_advantages
 from rlvr_jax.sampling import generate
 from rlvr_jax.train import shaping
@@ -79,12 +86,14 @@ class Generated:
   scores: np.ndarray          # [R] float32
   correct: np.ndarray         # [R] bool
   reward_metrics: dict
+  extracted: list             # [R] the verifier's extracted final answers (None: none found)
 
   def take_groups(self, groups: np.ndarray, n: int) -> "Generated":
     rows = (groups[:, None] * n + np.arange(n)[None, :]).reshape(-1)
     fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
     out = {k: (v[rows] if isinstance(v, np.ndarray) else v) for k, v in fields.items()}
     out["answers"] = [self.answers[r] for r in rows]
+    out["extracted"] = [self.extracted[r] for r in rows]
     return Generated(**out)
 
 
@@ -127,26 +136,29 @@ def collect_rollout(
     ref_params: Any | None,
     key: jax.Array,
     place: Callable[[np.ndarray], jax.Array],
-) -> tuple[RolloutBatch, dict[str, float]]:
+) -> tuple[RolloutBatch, dict[str, float], ResponseOutcomes]:
   """Generates until `prompts_per_step` groups are collected (dynamic sampling refills from further
-  prompt batches, at most `max_gen_batches`), then computes everything the update steps read."""
+  prompt batches, at most `max_gen_batches`), then computes everything the update steps read.
+
+  Returns the batch, the rollout metrics, and the host-side outcomes of its responses (for diagnostics).
+  """
   n = config.sampling.num_samples
   parts, informative_total, generated_groups = [], 0, 0
   for gen_batch in range(config.max_gen_batches if config.dynamic_sampling else 1):
     batch = next(prompt_batches)
     out = generate_fn(batch.ids, batch.mask, batch.row_ids, jax.random.fold_in(key, gen_batch))
-    tokens = np.asarray(out.tokens)
-    response_mask = np.asarray(out.response_mask).astype(np.float32)
+    tokens = to_host(out.tokens)
+    response_mask = to_host(out.response_mask).astype(np.float32)
     texts = decode(tokens, response_mask)
     answers = [a for a in batch.answers for _ in range(n)]
     result = score_texts(texts, answers)
     part = Generated(
         prompt_ids=np.repeat(np.asarray(batch.ids), n, axis=0),
         prompt_mask=np.repeat(np.asarray(batch.mask), n, axis=0),
-        tokens=tokens, response_mask=response_mask, behaviour_logp=np.asarray(out.logprobs, np.float32),
-        lengths=np.asarray(out.lengths), truncated=np.asarray(out.truncated, bool), answers=answers,
+        tokens=tokens, response_mask=response_mask, behaviour_logp=to_host(out.logprobs).astype(np.float32),
+        lengths=to_host(out.lengths), truncated=to_host(out.truncated).astype(bool), answers=answers,
         scores=np.asarray(result.scores, np.float32), correct=np.asarray(result.correct, bool),
-        reward_metrics=dict(result.metrics))
+        reward_metrics=dict(result.metrics), extracted=list(result.extracted))
     generated_groups += part.scores.size // n
     if config.dynamic_sampling:
       informative = shaping.informative_groups(part.scores, n)
@@ -183,11 +195,11 @@ def collect_rollout(
   if ref_params is not None:
     ref_logp, _ = scoring_fn(ref_params, arrays["prompt_ids"], arrays["prompt_mask"], arrays["completion_ids"],
                              place(gen.response_mask))
-  advantages = jnp.asarray(adv.advantages) * arrays["response_mask"]
+  advantages = place(np.asarray(adv.advantages, np.float32)) * arrays["response_mask"]
 
   # Rollout / trainer mismatch: the sampler's behaviour log-probs vs the recomputed old log-probs.
   real = gen.response_mask > 0
-  diff = np.abs(np.asarray(old_logp) - gen.behaviour_logp)[real]
+  diff = np.abs(to_host(old_logp) - gen.behaviour_logp)[real]
   metrics.update({"rollout/logp_mismatch_mean": float(diff.mean()) if diff.size else 0.0,
                   "rollout/logp_mismatch_max": float(diff.max()) if diff.size else 0.0})
   if config.tis_cap > 0:
@@ -215,6 +227,7 @@ def collect_rollout(
       **{k: float(v) for k, v in adv.metrics.items()},
   })
   if old_entropy is not None:
-    ent = np.asarray(old_entropy)[real]
+    ent = to_host(old_entropy)[real]
     metrics["rollout/entropy"] = float(ent.mean()) if ent.size else 0.0
-  return batch, metrics
+  outcomes = ResponseOutcomes(completion_mask=gen.response_mask, correct=gen.correct, answers=gen.extracted)
+  return batch, metrics, outcomes

@@ -1,7 +1,8 @@
 """Text <-> tokens for the trainer: the tokenizer, its stop-token ids, and decoding of completions.
 
 Stop tokens are resolved here, before anything compiles: a tokenizer that lacks a configured stop
-token is a config error naming the token, not a run that silently never stops.
+token is a config error naming the token, not a run that silently never stops. `check_tokenizer` runs
+the same checks from `rlvr_jax.config.validate`, so they fail before a warm start or a weight load.
 
 Where a tokenizer lives: transformers >= 5 picks the tokenizer class from `config.json`'s model_type,
 so a generic `tokenizers`-backed tokenizer (the built-in one) saved beside a Qwen2 config.json would be
@@ -13,14 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from rlvr_jax.config.schema import ConfigError
 
-
 GENERIC_SUBDIR = "tokenizer"
+# A directory with none of these holds no tokenizer; transformers would still build an empty one from
+# config.json's model_type (a single <|endoftext|> token) instead of failing.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
 
 
 def save_tokenizer(tokenizer: Any, model_dir: str) -> str:
@@ -32,27 +35,70 @@ def save_tokenizer(tokenizer: Any, model_dir: str) -> str:
   return target
 
 
+def tokenizer_field(config: Any) -> tuple[str, str]:
+  """(field, directory) the run's tokenizer comes from; ("", "") for the built-in one.
+
+  Errors name the field the user set, so a tokenizer problem in a model directory points at model.path
+  and one in a separate tokenizer directory at model.tokenizer.
+  """
+  if config.model.tokenizer:
+    return "model.tokenizer", config.model.tokenizer
+  if config.model.path:
+    return "model.path", config.model.path
+  return "", ""
+
+
+def load_tokenizer(tokenizer_dir: str, *, field: str = "model.tokenizer / model.path") -> Any:
+  """AutoTokenizer from `tokenizer_dir` (or its `tokenizer/` subdirectory).
+
+  transformers reports a missing or damaged tokenizer as one of several exception types whose messages
+  do not say which directory was read; every one of them becomes a ConfigError naming the field.
+  """
+  from transformers import AutoTokenizer
+
+  if not os.path.isdir(tokenizer_dir):
+    raise ConfigError(f"{field}={tokenizer_dir!r}: tokenizer directory does not exist")
+  if os.path.isfile(os.path.join(tokenizer_dir, GENERIC_SUBDIR, "tokenizer.json")):
+    tokenizer_dir = os.path.join(tokenizer_dir, GENERIC_SUBDIR)
+  if not any(os.path.isfile(os.path.join(tokenizer_dir, name)) for name in TOKENIZER_FILES):
+    raise ConfigError(f"{field}: {tokenizer_dir!r} has no tokenizer files ({', '.join(TOKENIZER_FILES)}); set "
+                      f"model.tokenizer to a directory that has them")
+  try:
+    return AutoTokenizer.from_pretrained(tokenizer_dir)
+  except Exception as e:  # noqa: BLE001 - re-raised below with the directory and field
+    first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    raise ConfigError(f"{field}: cannot load a tokenizer from {tokenizer_dir!r} ({type(e).__name__}: "
+                      f"{first_line}); its tokenizer files are damaged or incomplete") from e
+
+
+def stop_token_ids(tokenizer: Any, stop_tokens: Sequence[str], *, where: str,
+                   vocab_size: int | None = None) -> tuple[int, ...]:
+  """Ids of `stop_tokens`; each must be one token of the tokenizer and fit the model's vocabulary."""
+  vocab = tokenizer.get_vocab()
+  ids = []
+  for token in stop_tokens:
+    if token not in vocab:
+      raise ConfigError(f"rollout.stop_tokens: the tokenizer {where} has no token {token!r} (rollout.stop_tokens="
+                        f"{','.join(stop_tokens)!r}); name the model's end-of-turn / end-of-text tokens")
+    ids.append(int(vocab[token]))
+  if vocab_size is not None and len(tokenizer) > vocab_size:
+    raise ConfigError(f"the tokenizer {where} has {len(tokenizer)} tokens but the model's vocab_size is "
+                      f"{vocab_size}: tokenizer and weights do not belong together (check model.tokenizer)")
+  return tuple(ids)
+
+
 @dataclasses.dataclass(frozen=True)
 class TextCodec:
   tokenizer: Any
   stop_token_ids: tuple[int, ...]
 
   @classmethod
-  def load(cls, tokenizer_dir: str, stop_tokens: tuple[str, ...]) -> "TextCodec":
-    from transformers import AutoTokenizer
-
-    if os.path.isfile(os.path.join(tokenizer_dir, GENERIC_SUBDIR, "tokenizer.json")):
-      tokenizer_dir = os.path.join(tokenizer_dir, GENERIC_SUBDIR)
-    if not os.path.isdir(tokenizer_dir):
-      raise ConfigError(f"model.tokenizer / model.path: tokenizer directory {tokenizer_dir!r} does not exist")
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    ids = []
-    vocab = tokenizer.get_vocab()
-    for token in stop_tokens:
-      if token not in vocab:
-        raise ConfigError(f"rollout.stop_tokens: the tokenizer in {tokenizer_dir!r} has no token {token!r}")
-      ids.append(vocab[token])
-    return cls(tokenizer=tokenizer, stop_token_ids=tuple(ids))
+  def load(cls, tokenizer_dir: str, stop_tokens: tuple[str, ...], *,
+           field: str = "model.tokenizer / model.path", vocab_size: int | None = None) -> "TextCodec":
+    tokenizer = load_tokenizer(tokenizer_dir, field=field)
+    ids = stop_token_ids(tokenizer, stop_tokens, where=f"in {tokenizer_dir!r} ({field})",
+                         vocab_size=vocab_size)
+    return cls(tokenizer=tokenizer, stop_token_ids=ids)
 
   def save(self, model_dir: str) -> None:
     """Writes the tokenizer so that `load(model_dir)` (and transformers) get it back unchanged."""
@@ -62,3 +108,32 @@ class TextCodec:
     """Completion texts: masked tokens (after a stop, padding) dropped, special tokens skipped."""
     return [self.tokenizer.decode([int(t) for t, m in zip(row, row_mask) if m > 0], skip_special_tokens=True)
             for row, row_mask in zip(tokens, mask)]
+
+
+def load_codec(config: Any, stop_tokens: tuple[str, ...], vocab_size: int | None = None) -> TextCodec:
+  """The run's codec: model.tokenizer, else model.path's tokenizer, else the built-in one.
+
+  The built-in tokenizer is the one the embedded default is warm-started with and saved beside, so the
+  loop can load the codec (and read and tokenize the data with it) before the embedded policy is built.
+  """
+  field, directory = tokenizer_field(config)
+  if field:
+    return TextCodec.load(directory, stop_tokens, field=field, vocab_size=vocab_size)
+  from rlvr_jax.data.tokenizer import builtin_tokenizer
+
+  tokenizer = builtin_tokenizer()
+  ids = stop_token_ids(tokenizer, stop_tokens, where="built in for the embedded default", vocab_size=vocab_size)
+  return TextCodec(tokenizer=tokenizer, stop_token_ids=ids)
+
+
+def check_tokenizer(config: Any, stop_tokens: tuple[str, ...], vocab_size: int) -> None:
+  """Loads the run's tokenizer and checks its stop tokens, vocabulary size and chat template.
+
+  Called by `validate`, so a wrong tokenizer costs a second instead of a warm start or a weight load.
+  """
+  tokenizer = load_codec(config, stop_tokens, vocab_size).tokenizer
+  if config.data.template == "chat_template" and getattr(tokenizer, "chat_template", None) is None:
+    field, directory = tokenizer_field(config)
+    where = f"in {directory!r} ({field})" if field else "built in for the embedded default"
+    raise ConfigError(f"data.template='chat_template' but the tokenizer {where} has no chat template; "
+                      f"use 'qwen_math' or 'raw'")

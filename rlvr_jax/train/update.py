@@ -121,6 +121,9 @@ def make_update_step(graphdef: nnx.GraphDef, objective: Objective, tx: optax.Gra
     else:
       (loss, metrics), grads = accumulated_gradient(state.params, minibatch, state.objective_state, key, k)
 
+    # A non-finite loss skips the update even when its gradient came out finite (a NaN in a term whose
+    # gradient is stopped): the optimizer's guard only looks at the gradient.
+    grads = jax.tree.map(lambda g: jnp.where(jnp.isfinite(loss), g, jnp.nan), grads)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {
@@ -129,6 +132,7 @@ def make_update_step(graphdef: nnx.GraphDef, objective: Objective, tx: optax.Gra
         "actor/grad_norm": optax.tree.norm(grads),
         "actor/update_skipped": jnp.logical_not(opt_state.last_finite).astype(jnp.float32),
         "actor/consecutive_skips": opt_state.notfinite_count.astype(jnp.float32),
+        "actor/skipped_total": opt_state.total_notfinite.astype(jnp.float32),
     }
     return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
 

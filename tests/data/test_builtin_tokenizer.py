@@ -51,3 +51,49 @@ def test_save_and_load_with_auto_tokenizer(tmp_path):
   assert (loaded.pad_token, loaded.eos_token) == ("<|pad|>", "<|im_end|>")
   assert render_prompt("chat_template", "Compute 9*9.", loaded) == (
       "<|im_start|>user\nCompute 9*9.<|im_end|>\n<|im_start|>assistant\n")
+
+
+def _arithmetic_texts() -> list[str]:
+  """Every text the arithmetic embedded default tokenizes: all 200 one-digit +/- problems (147 train, 53
+  held-out) and two-digit ones with *, under both templates the configs use, both demonstration forms."""
+  from rlvr_jax.data import ArithmeticTask, generate_arithmetic
+  from rlvr_jax.train import embedded
+
+  rows = [row for split, count in (("train", 147), ("heldout", 53))
+          for row in generate_arithmetic(embedded.TASK, split, count)]
+  rows += generate_arithmetic(ArithmeticTask(max_digits=2, operations="+-*"), "train", 200)
+  tokenizer = builtin_tokenizer()
+  texts = []
+  for row in rows:
+    texts += [render_prompt(template, row["question"], tokenizer) for template in ("qwen_math", "raw")]
+    texts += [embedded.worked_answer(row["answer"], boxed=boxed) for boxed in (True, False)]
+  return texts + ["So 37+85=122.\n\\boxed{122}<|im_end|>", "Answer: 5"]
+
+
+def test_code_words_leave_arithmetic_tokenization_unchanged():
+  """The code words are appended after every id the arithmetic task used, and never match inside its
+  text: arithmetic ids are those of the tokenizer its embedded default was tuned with."""
+  from rlvr_jax.data.tokenizer import ARITHMETIC_WORDS, CODE_WORDS, _tokenizer
+
+  arithmetic, tokenizer = _tokenizer(ARITHMETIC_WORDS), builtin_tokenizer()
+  assert len(arithmetic) == 124 and len(tokenizer) == 124 + len(CODE_WORDS)
+  vocab = tokenizer.get_vocab()
+  assert {t: i for t, i in vocab.items() if i < len(arithmetic)} == arithmetic.get_vocab()
+  assert sorted(vocab[w] for w in CODE_WORDS) == list(range(len(arithmetic), len(tokenizer)))
+  texts = _arithmetic_texts()
+  encode = lambda tok: [tok(t, add_special_tokens=False)["input_ids"] for t in texts]  # noqa: E731
+  assert encode(tokenizer) == encode(arithmetic)
+
+
+def test_code_task_prompts_and_programs_are_short():
+  """A built-in code prompt and its fenced program are ~15 tokens each (what keeps code RL on a CPU
+  as fast as arithmetic), and both round-trip exactly."""
+  from rlvr_jax.data.code_task import generate_code_task
+  from rlvr_jax.train import embedded
+
+  tokenizer = builtin_tokenizer()
+  for row in generate_code_task(embedded.CODE_TASK, "train", 40):
+    for text, limit in ((row["question"], 16), (embedded.worked_program(row["question"]), 16),
+                        (embedded.worked_program(row["question"], fenced=False, constant_offset=1), 15)):
+      ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+      assert len(ids) <= limit and tokenizer.decode(ids) == text, text

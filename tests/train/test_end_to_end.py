@@ -92,3 +92,24 @@ def test_resume_continues_exactly(tmp_path):
     for key in ("reward/mean", "actor/loss", "actor/grad_norm", "siren/anchor"):
       if key in ma:
         assert ma[key] == mb[key], key
+
+
+def test_diagnostics_and_eval_run_inside_training(tmp_path):
+  """diagnostics.every=1 and eval.every=1: `diag/*` metrics are finite, the per-token dump and the eval
+  reports are written, and the held-out keys the progress line reads are logged."""
+  run_dir = tmp_path / "run"
+  spec = validate(small_config("steer", run_dir, diagnostics__every=1, eval__every=1, eval__num_samples=2,
+                               eval__temperature=1.0), num_devices=1)
+  result = train(spec, devices=jax.devices()[:1])
+  metrics = result.last_metrics
+  for key in ("diag/entropy_change/theorem/spearman", "diag/entropy_change/actual_mean", "diag/entropy/full",
+              "diag/entropy/top_p", "diag/entropy/peak_masked", "eval/accuracy", "eval/pass@2"):
+    assert key in metrics, key
+  for key in ("diag/entropy_change/actual_mean", "diag/entropy/full", "diag/entropy/top_p"):
+    assert np.isfinite(metrics[key]), key
+  assert metrics["diag/entropy/top_p"] <= metrics["diag/entropy/full"] + 1e-6
+  dumps = sorted(os.listdir(run_dir / "diagnostics"))
+  assert dumps == ["entropy_change_step_1.npz", "entropy_change_step_2.npz"]
+  with np.load(run_dir / "diagnostics" / dumps[-1]) as dump:
+    assert dump["actual"].shape == dump["predicted_theorem"].shape and dump["actual"].size > 0
+  assert sorted(os.listdir(run_dir / "eval")) == ["step_0.json", "step_1.json", "step_2.json"]

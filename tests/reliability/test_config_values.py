@@ -1,0 +1,112 @@
+"""Out-of-range values, unknown names and batch / mesh splits fail in `validate`, naming field and value.
+
+tests/train/test_run_config.py covers the first cases (top_p, mini/micro-batches, estimator and reward
+names, model.path, dtype, lr, mesh vs devices, overlong buffer); these are the rest.
+"""
+
+import pytest
+
+from rlvr_jax.config import ConfigError, validate
+from tests.reliability.conftest import config_with
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("method", "stear", r"method='stear' is not a known method; known: .*steer"),
+    ("data.template", "alpaca", r"data\.template='alpaca'; known: chat_template, qwen_math, raw"),
+    ("data.max_prompt_length", 0, r"data\.max_prompt_length=0 must be an int >= 1"),
+    ("data.epochs", 0, r"data\.epochs=0 must be an int >= 1"),
+    ("data.answer_field", " ", r"data\.answer_field=' ' must name a field"),
+    ("rollout.num_samples", 0, r"rollout\.num_samples=0 must be an int >= 1"),
+    ("rollout.temperature", INF, r"rollout\.temperature=inf must be a finite number >= 0"),
+    ("rollout.temperature", -0.5, r"rollout\.temperature=-0\.5 must be a finite number >= 0"),
+    ("rollout.top_k", -1, r"rollout\.top_k=-1 must be >= 0"),
+    ("rollout.stop_tokens", ",", r"rollout\.stop_tokens is empty"),
+    ("train.steps", 0, r"train\.steps=0 must be an int >= 1"),
+    ("train.overlong_penalty", -1.0, r"train\.overlong_penalty=-1\.0 must be a finite number >= 0"),
+    ("train.tis_cap", NAN, r"train\.tis_cap=nan must be >= 0"),
+    ("reward.timeout_s", 0.0, r"reward\.timeout_s=0\.0 must be > 0"),
+    ("reward.workers", 0, r"reward\.workers=0 must be an int >= 1"),
+    ("reward.correct", NAN, r"reward\.correct=nan must be a finite number"),
+    ("reward.incorrect", 1.0, r"reward\.correct=1\.0 must be greater than reward\.incorrect=1\.0"),
+    ("optim.b2", 1.0, r"optim\.b2=1\.0 must be in \[0, 1\)"),
+    ("optim.eps", 0.0, r"optim\.eps=0\.0 must be > 0"),
+    ("optim.lr", INF, r"optim\.lr=inf must be a finite number > 0"),
+    ("optim.min_lr_ratio", 2.0, r"optim\.min_lr_ratio=2\.0 must be in \[0, 1\]"),
+    ("optim.schedule", "linear", r"optim\.schedule='linear'; known"),
+    ("optim.max_consecutive_skips", 0, r"optim\.max_consecutive_skips must be >= 1, got 0"),
+    ("checkpoint.keep", 0, r"checkpoint\.keep=0 must be an int >= 1"),
+    ("checkpoint.every", -1, r"checkpoint\.every=-1 must be an int >= 0"),
+    ("mesh.data", 0, r"mesh\.data=0: sizes must be positive or -1"),
+    ("mesh.tensor", -1, r"at most one axis may be -1"),
+    ("eval.every", -1, r"eval\.every=-1 must be an int >= 0"),
+    ("eval.num_prompts", 0, r"eval\.num_prompts=0 must be an int >= 1"),
+    ("eval.temperature", -1.0, r"eval\.temperature=-1\.0 must be a finite number >= 0"),
+    ("eval.top_p", 0.0, r"eval\.top_p=0\.0 must be in \(0, 1\]"),
+    ("eval.benchmarks", "gsm8k=/x.jsonl", r"unknown benchmark eval\.benchmarks='gsm8k'"),
+    ("warm_start.steps", -1, r"warm_start\.steps=-1 must be an int >= 0"),
+    ("warm_start.lr", 0.0, r"warm_start\.lr=0\.0 must be a finite number > 0"),
+    ("warm_start.batch_size", 0, r"warm_start\.batch_size=0 must be an int >= 1"),
+])
+def test_out_of_range_values_name_field_and_value(field, value, message):
+  with pytest.raises(ConfigError, match=message):
+    validate(config_with(**{field: value}), num_devices=1)
+
+
+@pytest.mark.parametrize("estimator, hparams, message", [
+    ("grpo", {"norm_by_stdev": False}, r"advantage\.hparams=.*'grpo' got unknown hyperparameter\(s\) "
+                                       r"\['norm_by_stdev'\]; accepted: \['norm_by_std', 'eps'\]"),
+    ("grpo", {"eps": 0.0}, r"advantage\.hparams=\{'eps': 0\.0\}: grpo: eps must be in \(0\.0, inf\], got 0\.0"),
+    ("qae", {"quantile": 1.5}, r"qae: quantile must be in \[0\.0, 1\.0\], got 1\.5"),
+])
+def test_advantage_hyperparameters_are_checked_without_compiling(estimator, hparams, message):
+  """The estimator is traced abstractly (jax.eval_shape), so its own checks run before any compile."""
+  config = config_with(**{"advantage.estimator": estimator})
+  config.advantage.unlock()
+  config.advantage.hparams.update(hparams)
+  with pytest.raises(ConfigError, match=message):
+    validate(config, num_devices=1)
+
+
+def test_group_relative_estimator_needs_a_group():
+  with pytest.raises(ConfigError, match=r"advantage\.estimator='grpo' is group-relative and needs "
+                                        r"rollout\.num_samples >= 2, got 1"):
+    validate(config_with(**{"rollout.num_samples": 1}), num_devices=1)
+
+
+def test_prompt_plus_response_must_fit_the_context():
+  """The tiny preset has 1024 positions; the sampler would otherwise cut every long response silently."""
+  with pytest.raises(ConfigError, match=r"data\.max_prompt_length=128 \+ rollout\.max_new_tokens=1000 = 1128 "
+                                        r"exceeds the model's max_position_embeddings=1024 \(preset 'tiny'\)"):
+    validate(config_with(**{"rollout.max_new_tokens": 1000}), num_devices=1)
+  with pytest.raises(ConfigError, match=r"eval\.max_new_tokens=2000"):
+    validate(config_with(**{"eval.max_new_tokens": 2000}), num_devices=1)
+  validate(config_with(**{"eval.max_new_tokens": 2000, "eval.every": 0}), num_devices=1)  # no eval, no limit
+
+
+@pytest.mark.parametrize("fields, num_devices, message", [
+    # 16 prompts x 8 samples / 2 mini-batches / 1 micro-batch = 64 rows; 64 does not split over 3 x 1 x 1.
+    ({"mesh.data": 3, "mesh.fsdp": 1}, 3, r"micro-batch of 64 responses does not split over mesh\.data x "
+                                          r"mesh\.fsdp = 3 x 1 = 3 data-parallel devices"),
+    ({"train.micro_batches": 16}, 8, r"micro-batch of 4 responses does not split over .* = 1 x 8 = 8"),
+    ({"mesh.fsdp": 3}, 8, r"mesh \{'data': 1, 'fsdp': 3, 'tensor': 1\} needs 3 devices, but 8 are available"),
+    ({"mesh.tensor": 3}, 8, r"fixed axes \(3 devices\) do not divide the 8 available devices"),
+    ({"train.mini_batches": 16, "train.micro_batches": 3}, 8,
+     r"mini-batch of 8 responses .* is not divisible by train\.micro_batches=3"),
+])
+def test_mesh_must_divide_devices_and_batch(fields, num_devices, message):
+  with pytest.raises(ConfigError, match=message):
+    validate(config_with(**fields), num_devices=num_devices)
+
+
+def test_every_host_loads_an_equal_share_of_prompts():
+  with pytest.raises(ConfigError, match=r"rollout\.prompts_per_step=16 is not divisible by the 3 processes"):
+    validate(config_with(), num_devices=1, num_processes=3)
+  validate(config_with(), num_devices=1, num_processes=4)
+
+
+def test_run_dir_that_is_a_file(tmp_path):
+  (tmp_path / "run").write_text("")
+  with pytest.raises(ConfigError, match=r"train\.run_dir='.*run' exists and is not a directory"):
+    validate(config_with(**{"train.run_dir": str(tmp_path / "run")}), num_devices=1)
