@@ -14,7 +14,7 @@ NAN, INF = float("nan"), float("inf")
 
 @pytest.mark.parametrize("field, value, message", [
     ("method", "stear", r"method='stear' is not a known method; known: .*steer"),
-    ("data.template", "alpaca", r"data\.template='alpaca'; known: chat_template, qwen_math, raw"),
+    ("data.template", "alpaca", r"data\.template='alpaca'; known: chat_template, qwen_code, qwen_math, raw"),
     ("data.max_prompt_length", 0, r"data\.max_prompt_length=0 must be an int >= 1"),
     ("data.epochs", 0, r"data\.epochs=0 must be an int >= 1"),
     ("data.answer_field", " ", r"data\.answer_field=' ' must name a field"),
