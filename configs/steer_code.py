@@ -23,6 +23,7 @@ from rlvr_jax.train.embedded import CODE_PROFILE
 CODE = {
     "data": {"builtin_task": "code", "template": "qwen_code"},
     "reward": {"name": "code_exec"},
+    "train": {"run_dir": "runs/steer_code"},  # not runs/<method>: the math run of the same method lives there
 }
 
 PAPER_SCALE = {

@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
       return 3
     if jax.process_index() == 0:
       final = {k: round(v, 4) for k, v in result.last_metrics.items()
-               if k in ("reward/accuracy", "eval/accuracy", "actor/entropy", "response/length_mean")}
+               if k in ("reward/accuracy", "eval/accuracy", "rollout/entropy", "response/length_mean")}
       print(f"done: {result.steps_done} steps{' (stopped by signal)' if result.stopped_by_signal else ''}; "
             f"{final}; logs and checkpoints in {result.run_dir}", flush=True)
     return 0
