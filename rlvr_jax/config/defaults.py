@@ -43,7 +43,8 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.model.preset = "tiny"          # architecture when no path is given (the embedded default)
   c.model.path = ""                # HF directory with config.json + safetensors; "" = embedded default
   c.model.tokenizer = ""           # tokenizer directory; "" = model.path (or the built-in one)
-  c.model.dtype = "float32"        # parameter / matmul dtype: bfloat16 or float32
+  c.model.dtype = "float32"        # compute dtype (matmuls, activations, KV cache): bfloat16 or float32;
+                                   # parameters, optimizer state and checkpoints are always float32
   c.model.remat = False            # recompute decoder blocks in backward (long sequences)
 
   c.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rlvr_jax.models.modules import Constrain, no_constraint
+from rlvr_jax.models.precision import merge_for_reading
 from rlvr_jax.objectives.token_stats import validate_topp
 from rlvr_jax.objectives.transforms.siren import grouped_seq_mean_token_mean, peak_entropy_mask
 from rlvr_jax.objectives.validation import check_int, check_number
@@ -84,7 +85,7 @@ def make_entropy_aggregates_fn(graphdef: nnx.GraphDef, *, temperature: float, ch
 
   @jax.jit
   def aggregates(params, prompt_ids, prompt_mask, completion_ids, completion_mask):
-    model = nnx.merge(graphdef, params)
+    model = merge_for_reading(graphdef, params)
     rows = prompt_ids.shape[0]
     chunks = max(rows // rows_per_chunk, 1)
     if rows % chunks:

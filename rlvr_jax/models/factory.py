@@ -19,9 +19,12 @@ from rlvr_jax.models.config import QwenConfig
 from rlvr_jax.models.qwen import Qwen, positions_from_mask
 
 
-def abstract_model(config: QwenConfig, dtype=jnp.bfloat16) -> Qwen:
-  """The model with `jax.ShapeDtypeStruct` leaves: shapes, dtypes and roles, no memory."""
-  return nnx.eval_shape(lambda: Qwen(config, rngs=nnx.Rngs(0), dtype=dtype))
+def abstract_model(config: QwenConfig, dtype=jnp.bfloat16, param_dtype=None) -> Qwen:
+  """The model with `jax.ShapeDtypeStruct` leaves: shapes, dtypes and roles, no memory.
+
+  `dtype` is the compute dtype, `param_dtype` the storage dtype (default: `dtype`); see
+  `rlvr_jax.models.precision`."""
+  return nnx.eval_shape(lambda: Qwen(config, rngs=nnx.Rngs(0), dtype=dtype, param_dtype=param_dtype))
 
 
 def param_count(config: QwenConfig) -> int:
@@ -30,22 +33,23 @@ def param_count(config: QwenConfig) -> int:
   return sum(x.size for x in jax.tree.leaves(state))
 
 
-def init(config: QwenConfig, *, key: jax.Array, dtype=jnp.bfloat16, mesh: Mesh | None = None,
+def init(config: QwenConfig, *, key: jax.Array, dtype=jnp.bfloat16, param_dtype=None, mesh: Mesh | None = None,
          layout: shd.Layout = "train") -> Qwen:
   """A randomly initialized model (normal(0.02) kernels, zero biases, unit norms, as HF initializes)."""
 
   def create_state():
-    return nnx.state(Qwen(config, rngs=nnx.Rngs(params=key), dtype=dtype))
+    return nnx.state(Qwen(config, rngs=nnx.Rngs(params=key), dtype=dtype, param_dtype=param_dtype))
 
-  graphdef, abstract_state = nnx.split(abstract_model(config, dtype))
+  graphdef, abstract_state = nnx.split(abstract_model(config, dtype, param_dtype))
   out_shardings = None if mesh is None else shd.state_shardings(abstract_state, mesh, layout)
   state = jax.jit(create_state, out_shardings=out_shardings)()
   return nnx.merge(graphdef, state)
 
 
-def model_from_arrays(config: QwenConfig, dtype, read: Callable[[str, tuple[int, ...]], jax.Array]) -> Qwen:
+def model_from_arrays(config: QwenConfig, dtype, read: Callable[[str, tuple[int, ...]], jax.Array],
+                      param_dtype=None) -> Qwen:
   """Builds the model by asking `read(dotted_path, shape)` for each parameter's (placed) array in turn."""
-  graphdef, abstract_state = nnx.split(abstract_model(config, dtype))
+  graphdef, abstract_state = nnx.split(abstract_model(config, dtype, param_dtype))
   flat = nnx.to_flat_state(abstract_state)
   values = []
   for path, variable in flat:

@@ -133,6 +133,24 @@ def checkpoint_files(path: str) -> dict[str, str]:
   raise FileNotFoundError(f"model path {path!r} has neither {SINGLE_FILE} nor {INDEX_FILE}")
 
 
+_SAFETENSORS_DTYPES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32", "F64": "float64"}
+
+
+def stored_dtype(path: str) -> str:
+  """The floating dtype a checkpoint's weights are stored in ("bfloat16", "float32", ...), read from the
+  safetensors headers (no tensor is read). An export writes this dtype back, so a bfloat16 checkpoint
+  trained with float32 master weights is exported at its own size."""
+  found = set()
+  for file in sorted(set(checkpoint_files(path).values())):
+    with open(file, "rb") as f:
+      header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    found.update(entry["dtype"] for name, entry in header.items() if name != "__metadata__")
+  floating = sorted(_SAFETENSORS_DTYPES[d] for d in found if d in _SAFETENSORS_DTYPES)
+  if len(floating) != 1:
+    raise ValueError(f"model path {path!r}: weights are stored in {sorted(found)}; expected one floating dtype")
+  return floating[0]
+
+
 class TensorReader:
   """Reads one tensor at a time from a (possibly sharded) safetensors checkpoint, keeping files open."""
 

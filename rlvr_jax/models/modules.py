@@ -6,6 +6,10 @@ Einsum legend (used in every shape comment of the package):
 
 Every parameter carries a `role` metadata string (e.g. "q_dnh"); `rlvr_jax.sharding` maps roles to
 PartitionSpecs, so the model never reads a mesh and sharding stays a single table outside it.
+
+Two dtypes, as in Flax's `param_dtype` / `dtype` and MaxText's `weight_dtype` / `dtype`: parameters are
+stored in `param_dtype` (float32 master weights when training) and read in the compute `dtype` where they
+are used (`rlvr_jax.models.precision`), so matmuls and activations run in bfloat16 at scale.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rlvr_jax.models.config import QwenConfig
+from rlvr_jax.models.precision import read_param
 
 # A function (array, role) -> array that applies the activation layout for that role; identity when
 # running unsharded. Passed explicitly down the call tree (never read from a global).
@@ -35,14 +40,15 @@ def _normal(key: jax.Array, shape: tuple[int, ...], dtype, stddev: float = 0.02)
 class RMSNorm(nnx.Module):
   """RMSNorm in float32; the scale is applied after casting back, as the HF reference does."""
 
-  def __init__(self, dim: int, eps: float, *, dtype, role: str = "norm_d"):
+  def __init__(self, dim: int, eps: float, *, dtype, param_dtype, role: str = "norm_d"):
     self.eps = eps
-    self.scale = nnx.Param(jnp.ones((dim,), dtype), role=role)
+    self.dtype = dtype
+    self.scale = nnx.Param(jnp.ones((dim,), param_dtype), role=role)
 
   def __call__(self, x: jax.Array) -> jax.Array:
     x32 = x.astype(jnp.float32)
     normed = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + self.eps)
-    return self.scale[...] * normed.astype(x.dtype)
+    return read_param(self.scale, self.dtype) * normed.astype(self.dtype)
 
 
 def rotary_embedding(x: jax.Array, positions: jax.Array, theta: float) -> jax.Array:
@@ -63,22 +69,23 @@ def rotary_embedding(x: jax.Array, positions: jax.Array, theta: float) -> jax.Ar
 class Attention(nnx.Module):
   """Grouped-query self-attention over an explicit key/value store (full sequence or KV cache)."""
 
-  def __init__(self, config: QwenConfig, *, dtype, rngs: nnx.Rngs):
+  def __init__(self, config: QwenConfig, *, dtype, param_dtype, rngs: nnx.Rngs):
     d, n, k, h = config.hidden_size, config.num_heads, config.num_kv_heads, config.head_dim
     self.config = config
-    self.q_proj = nnx.Param(_normal(rngs.params(), (d, n, h), dtype), role="q_dnh")
-    self.k_proj = nnx.Param(_normal(rngs.params(), (d, k, h), dtype), role="kv_dkh")
-    self.v_proj = nnx.Param(_normal(rngs.params(), (d, k, h), dtype), role="kv_dkh")
-    self.o_proj = nnx.Param(_normal(rngs.params(), (n, h, d), dtype), role="o_nhd")
+    self.dtype = dtype
+    self.q_proj = nnx.Param(_normal(rngs.params(), (d, n, h), param_dtype), role="q_dnh")
+    self.k_proj = nnx.Param(_normal(rngs.params(), (d, k, h), param_dtype), role="kv_dkh")
+    self.v_proj = nnx.Param(_normal(rngs.params(), (d, k, h), param_dtype), role="kv_dkh")
+    self.o_proj = nnx.Param(_normal(rngs.params(), (n, h, d), param_dtype), role="o_nhd")
     if config.qkv_bias:
-      self.q_bias = nnx.Param(jnp.zeros((n, h), dtype), role="bias_nh")
-      self.k_bias = nnx.Param(jnp.zeros((k, h), dtype), role="bias_kh")
-      self.v_bias = nnx.Param(jnp.zeros((k, h), dtype), role="bias_kh")
+      self.q_bias = nnx.Param(jnp.zeros((n, h), param_dtype), role="bias_nh")
+      self.k_bias = nnx.Param(jnp.zeros((k, h), param_dtype), role="bias_kh")
+      self.v_bias = nnx.Param(jnp.zeros((k, h), param_dtype), role="bias_kh")
     if config.out_bias:
-      self.o_bias = nnx.Param(jnp.zeros((d,), dtype), role="norm_d")
+      self.o_bias = nnx.Param(jnp.zeros((d,), param_dtype), role="norm_d")
     if config.qk_norm:
-      self.q_norm = RMSNorm(h, config.rms_norm_eps, dtype=dtype, role="head_norm_h")
-      self.k_norm = RMSNorm(h, config.rms_norm_eps, dtype=dtype, role="head_norm_h")
+      self.q_norm = RMSNorm(h, config.rms_norm_eps, dtype=dtype, param_dtype=param_dtype, role="head_norm_h")
+      self.k_norm = RMSNorm(h, config.rms_norm_eps, dtype=dtype, param_dtype=param_dtype, role="head_norm_h")
 
   def __call__(
       self,
@@ -90,12 +97,14 @@ class Attention(nnx.Module):
       write_index: jax.Array | None,  # [] int: first slot this call writes into the cache
       constrain: Constrain,
   ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
-    cfg = self.config
-    q = jnp.einsum("BTD,DNH->BTNH", x, self.q_proj[...])
-    k = jnp.einsum("BTD,DKH->BTKH", x, self.k_proj[...])
-    v = jnp.einsum("BTD,DKH->BTKH", x, self.v_proj[...])
+    cfg, dtype = self.config, self.dtype
+    q = jnp.einsum("BTD,DNH->BTNH", x, read_param(self.q_proj, dtype))
+    k = jnp.einsum("BTD,DKH->BTKH", x, read_param(self.k_proj, dtype))
+    v = jnp.einsum("BTD,DKH->BTKH", x, read_param(self.v_proj, dtype))
     if cfg.qkv_bias:
-      q, k, v = q + self.q_bias[...], k + self.k_bias[...], v + self.v_bias[...]
+      q = q + read_param(self.q_bias, dtype)
+      k = k + read_param(self.k_bias, dtype)
+      v = v + read_param(self.v_bias, dtype)
     if cfg.qk_norm:
       q, k = self.q_norm(q), self.k_norm(k)
     q = constrain(rotary_embedding(q, positions, cfg.rope_theta), "act_btnh")
@@ -119,36 +128,37 @@ class Attention(nnx.Module):
     # uniform distribution instead of NaN and are masked out downstream.
     out = jax.nn.dot_product_attention(q, keys.astype(q.dtype), values.astype(q.dtype), mask=mask)  # [B,T,N,H]
     out = constrain(out, "act_btnh")
-    y = jnp.einsum("BTNH,NHD->BTD", out, self.o_proj[...])
+    y = jnp.einsum("BTNH,NHD->BTD", out, read_param(self.o_proj, dtype))
     if cfg.out_bias:
-      y = y + self.o_bias[...]
+      y = y + read_param(self.o_bias, dtype)
     return y, new_cache
 
 
 class MLP(nnx.Module):
   """SwiGLU feed-forward: down(silu(gate(x)) * up(x))."""
 
-  def __init__(self, config: QwenConfig, *, dtype, rngs: nnx.Rngs):
+  def __init__(self, config: QwenConfig, *, dtype, param_dtype, rngs: nnx.Rngs):
     d, f = config.hidden_size, config.intermediate_size
-    self.gate_proj = nnx.Param(_normal(rngs.params(), (d, f), dtype), role="mlp_df")
-    self.up_proj = nnx.Param(_normal(rngs.params(), (d, f), dtype), role="mlp_df")
-    self.down_proj = nnx.Param(_normal(rngs.params(), (f, d), dtype), role="mlp_fd")
+    self.dtype = dtype
+    self.gate_proj = nnx.Param(_normal(rngs.params(), (d, f), param_dtype), role="mlp_df")
+    self.up_proj = nnx.Param(_normal(rngs.params(), (d, f), param_dtype), role="mlp_df")
+    self.down_proj = nnx.Param(_normal(rngs.params(), (f, d), param_dtype), role="mlp_fd")
 
   def __call__(self, x: jax.Array, constrain: Constrain) -> jax.Array:  # [B, T, D] -> [B, T, D]
-    gate = jnp.einsum("BTD,DF->BTF", x, self.gate_proj[...])
-    up = jnp.einsum("BTD,DF->BTF", x, self.up_proj[...])
+    gate = jnp.einsum("BTD,DF->BTF", x, read_param(self.gate_proj, self.dtype))
+    up = jnp.einsum("BTD,DF->BTF", x, read_param(self.up_proj, self.dtype))
     hidden = constrain(jax.nn.silu(gate) * up, "act_btf")
-    return jnp.einsum("BTF,FD->BTD", hidden, self.down_proj[...])
+    return jnp.einsum("BTF,FD->BTD", hidden, read_param(self.down_proj, self.dtype))
 
 
 class DecoderBlock(nnx.Module):
   """Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x))."""
 
-  def __init__(self, config: QwenConfig, *, dtype, rngs: nnx.Rngs):
-    self.input_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype)
-    self.attn = Attention(config, dtype=dtype, rngs=rngs)
-    self.post_attn_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype)
-    self.mlp = MLP(config, dtype=dtype, rngs=rngs)
+  def __init__(self, config: QwenConfig, *, dtype, param_dtype, rngs: nnx.Rngs):
+    self.input_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype, param_dtype=param_dtype)
+    self.attn = Attention(config, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+    self.post_attn_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype, param_dtype=param_dtype)
+    self.mlp = MLP(config, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
   def __call__(self, x, positions, kv_mask, query_slots, cache_kv, write_index, constrain):
     attn_out, new_cache = self.attn(self.input_norm(x), positions, kv_mask, query_slots, cache_kv,

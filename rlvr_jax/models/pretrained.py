@@ -29,17 +29,22 @@ class CheckpointMismatchError(ValueError):
   """The checkpoint's tensors do not match what its config.json describes."""
 
 
-def load_pretrained(path: str | os.PathLike, *, dtype=jnp.bfloat16, mesh: Mesh | None = None,
+def load_pretrained(path: str | os.PathLike, *, dtype=jnp.bfloat16, param_dtype=None, mesh: Mesh | None = None,
                     layout: shd.Layout = "train") -> Qwen:
-  """Loads an HF Qwen2/Qwen3 directory (`config.json` + one or many `*.safetensors`)."""
+  """Loads an HF Qwen2/Qwen3 directory (`config.json` + one or many `*.safetensors`).
+
+  `dtype` is the compute dtype; `param_dtype` (default `dtype`) the dtype the weights are stored in,
+  float32 for training (master weights) whatever the checkpoint's own dtype.
+  """
   path = os.fspath(path)
+  param_dtype = dtype if param_dtype is None else param_dtype
   config = QwenConfig.from_pretrained(path)
   files = hf_weights.checkpoint_files(path)
-  _check_names(config, dtype, files, path)
+  _check_names(config, files, path)
 
   shardings = {}
   if mesh is not None:
-    _, abstract_state = nnx.split(abstract_model(config, dtype))
+    _, abstract_state = nnx.split(abstract_model(config, dtype, param_dtype))
     for p, sharding in nnx.to_flat_state(shd.state_shardings(abstract_state, mesh, layout)):
       shardings[".".join(str(x) for x in p)] = sharding
   reader = hf_weights.TensorReader(files)
@@ -50,20 +55,20 @@ def load_pretrained(path: str | os.PathLike, *, dtype=jnp.bfloat16, mesh: Mesh |
       array = rule.to_flax(reader.read(name), shape, name)
     except ValueError as e:
       raise CheckpointMismatchError(f"{path}: {e}") from None
-    array = array.astype(jnp.dtype(dtype))
+    array = array.astype(jnp.dtype(param_dtype))
     sharding = shardings.get(flax_path)
     if sharding is None:
       return jax.device_put(array)
     return jax.make_array_from_callback(shape, sharding, lambda index: array[index])
 
   try:
-    return model_from_arrays(config, dtype, read)
+    return model_from_arrays(config, dtype, read, param_dtype)
   finally:
     reader.close()
 
 
-def _check_names(config: QwenConfig, dtype, files: dict[str, str], path: str) -> None:
-  _, abstract_state = nnx.split(abstract_model(config, dtype))
+def _check_names(config: QwenConfig, files: dict[str, str], path: str) -> None:
+  _, abstract_state = nnx.split(abstract_model(config))
   expected = {hf_weights.hf_name(".".join(str(p) for p in flat_path))[0]
               for flat_path, _ in nnx.to_flat_state(abstract_state)}
   missing = sorted(expected - set(files))
@@ -89,22 +94,27 @@ def _to_host(array: jax.Array) -> np.ndarray:
       jax.jit(lambda x: x, out_shardings=replicated)(array), tiled=True))
 
 
-def save_pretrained(model: Qwen, path: str | os.PathLike, *, max_shard_bytes: int = 4 << 30) -> None:
+def save_pretrained(model: Qwen, path: str | os.PathLike, *, dtype=None, max_shard_bytes: int = 4 << 30) -> None:
   """Writes an HF directory (`config.json`, safetensors shards and their index) that
   `transformers.AutoModelForCausalLM.from_pretrained` loads. On multi-host runs only process 0 writes;
-  every process must call it (the gathers are collective)."""
+  every process must call it (the gathers are collective).
+
+  `dtype`: the dtype written (default: the parameters' storage dtype). The trainer passes the dtype of
+  the checkpoint it started from, so float32 master weights of a bfloat16 checkpoint export as bfloat16.
+  """
   from safetensors.numpy import save_file
   from transformers import AutoConfig
 
   path = os.fspath(path)
+  dtype = jnp.dtype(model.param_dtype if dtype is None else dtype)
   writer = jax.process_index() == 0
   if writer:
     os.makedirs(path, exist_ok=True)
     hf = model.config.to_hf_dict()
-    hf["torch_dtype"] = str(jnp.dtype(model.dtype).name)
+    hf["torch_dtype"] = dtype.name
     AutoConfig.for_model(**hf).save_pretrained(path)
 
-  params = flat_params(model)
+  params = [(name, array.astype(dtype)) for name, array in flat_params(model)]
   sizes = [(name, int(array.size * array.dtype.itemsize)) for name, array in params]
   arrays = dict(params)
   shards = list(hf_weights.shard_names(sizes, max_shard_bytes))

@@ -13,6 +13,7 @@ from flax import nnx, struct
 
 from rlvr_jax.models.config import QwenConfig
 from rlvr_jax.models.modules import Constrain, DecoderBlock, RMSNorm, _normal, no_constraint
+from rlvr_jax.models.precision import read_param
 
 
 @struct.dataclass
@@ -62,27 +63,32 @@ class Qwen(nnx.Module):
 
   Attributes:
     config: the architecture.
+    dtype: compute dtype of matmuls and activations (and of the KV cache).
+    param_dtype: storage dtype of the parameters (float32 master weights when training).
     embed: [V, D] token embedding.
     layers: decoder blocks.
     final_norm: RMSNorm before the LM head.
     lm_head: [V, D] untied LM head (HF layout); absent when `tie_word_embeddings`.
   """
 
-  def __init__(self, config: QwenConfig, *, rngs: nnx.Rngs, dtype=jnp.bfloat16):
+  def __init__(self, config: QwenConfig, *, rngs: nnx.Rngs, dtype=jnp.bfloat16, param_dtype=None):
+    param_dtype = dtype if param_dtype is None else param_dtype
     self.config = config
     self.dtype = dtype
-    self.embed = nnx.Param(_normal(rngs.params(), (config.vocab_size, config.hidden_size), dtype),
+    self.param_dtype = param_dtype
+    self.embed = nnx.Param(_normal(rngs.params(), (config.vocab_size, config.hidden_size), param_dtype),
                            role="embed_vd")
-    self.layers = nnx.List([DecoderBlock(config, dtype=dtype, rngs=rngs) for _ in range(config.num_layers)])
-    self.final_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype)
+    self.layers = nnx.List([DecoderBlock(config, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+                            for _ in range(config.num_layers)])
+    self.final_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype, param_dtype=param_dtype)
     if not config.tie_word_embeddings:
-      self.lm_head = nnx.Param(_normal(rngs.params(), (config.vocab_size, config.hidden_size), dtype),
+      self.lm_head = nnx.Param(_normal(rngs.params(), (config.vocab_size, config.hidden_size), param_dtype),
                                role="unembed_vd")
 
   @property
   def unembed(self) -> jax.Array:
-    """[V, D] output projection (the embedding itself when tied)."""
-    return self.embed[...] if self.config.tie_word_embeddings else self.lm_head[...]
+    """[V, D] output projection (the embedding itself when tied), in the compute dtype."""
+    return read_param(self.embed if self.config.tie_word_embeddings else self.lm_head, self.dtype)
 
   def __call__(
       self,
@@ -106,7 +112,7 @@ class Qwen(nnx.Module):
     if positions is None:
       positions = positions_from_mask(attention_mask)
     seq_len = input_ids.shape[1]
-    table = constrain(self.embed[...], "embed_lookup_vd")
+    table = constrain(read_param(self.embed, self.dtype), "embed_lookup_vd")
     x = constrain(jnp.take(table, input_ids, axis=0), "act_btd")  # [B, T, D]
 
     if cache is None:

@@ -10,7 +10,11 @@ Sharding: with a mesh, rows are split over ('data', 'fsdp') and heads / vocabula
 "sample" layout of `rlvr_jax.sharding`). Parameters are accepted in whatever layout they live in (the
 trainer's FSDP layout included) and constrained to the sampling layout inside the program: the FSDP
 all-gather happens once per call, before the loop, not once per token, and no second copy of the
-weights is kept between calls. The decode state (KV cache included) is donated into the decode program,
+weights is kept between calls.
+
+Precision: weights stored in float32 (the trainer's master weights) are cast to the model's compute
+dtype once at the start of each program (before the FSDP all-gather, which then moves half the bytes),
+so the decode loop reads compute-dtype weights and the cast copy lives only as long as the program. The decode state (KV cache included) is donated into the decode program,
 so the loop updates the prefill's buffers in place.
 """
 
@@ -28,6 +32,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from rlvr_jax import sharding as shd
 from rlvr_jax.models import KVCache, QwenConfig
 from rlvr_jax.models.modules import no_constraint
+from rlvr_jax.models.precision import cast_params
 from rlvr_jax.models.qwen import Qwen
 from rlvr_jax.sampling.loop import SamplerSpec, decode
 from rlvr_jax.sampling.prefill import prefill
@@ -71,7 +76,7 @@ def generate(
       its samples do not depend on the rest of the batch; default arange(B).
     pad_id: token written after a row's end.
     return_sampling_logprobs: also return log-probs under the truncated sampling distribution.
-    cache_dtype: KV cache dtype; default the model's dtype.
+    cache_dtype: KV cache dtype; default the model's compute dtype.
 
   Returns:
     `SamplerOutput` with R = B * num_samples rows; arrays stay on device (nothing is synced to host).
@@ -101,7 +106,7 @@ def generate(
                      context_limit=config.max_position_embeddings, sampling_logprobs=return_sampling_logprobs)
   graphdef, params = nnx.split(model)
   dtype = jnp.dtype(model.dtype if cache_dtype is None else cache_dtype)
-  programs = _programs(graphdef, config, spec, mesh, dtype.name, batch, prompt_len)
+  programs = _programs(graphdef, config, spec, mesh, jnp.dtype(model.dtype).name, dtype.name, batch, prompt_len)
   knobs = SamplingKnobs.create(temperature, top_p, min_p)
   inputs = programs.place_inputs(ids, mask, jnp.asarray(prompt_ids_for_rng, jnp.int32))
   state = programs.prefill(params, *inputs, key, knobs)
@@ -120,10 +125,11 @@ class _Programs(NamedTuple):
 
 @functools.lru_cache(maxsize=64)
 def _programs(graphdef: nnx.GraphDef, config: QwenConfig, spec: SamplerSpec, mesh: Mesh | None,
-              cache_dtype: str, batch: int, prompt_len: int) -> _Programs:
+              compute_dtype: str, cache_dtype: str, batch: int, prompt_len: int) -> _Programs:
   constrain = no_constraint if mesh is None else shd.ActivationSharding(mesh, "sample").constrain
 
   def model_from(params) -> Qwen:
+    params = cast_params(params, jnp.dtype(compute_dtype))
     if mesh is not None:
       params = _constrain_params(params, mesh)
     return nnx.merge(graphdef, params)

@@ -52,6 +52,8 @@ from jax.experimental import multihost_utils
 
 from rlvr_jax import models, sharding
 from rlvr_jax.config.schema import RunSpec
+from rlvr_jax.models import hf_weights
+from rlvr_jax.models.precision import cast_params
 from rlvr_jax.data import PromptDataConfig, prompt_pipeline
 from rlvr_jax.diagnostics import Diagnostics, DiagnosticsConfig, training_clip_range
 from rlvr_jax.objectives.transforms import TrainingProgress
@@ -139,15 +141,18 @@ def train(spec: RunSpec, devices: list | None = None) -> TrainResult:
           f"data.max_prompt_length={c.data.max_prompt_length} tokens dropped", flush=True)
   model_dir = (_process_zero_first("embedded policy", lambda: embedded.ensure_policy(c)) if spec.embedded_default
                else c.model.path)
-  model = models.load_pretrained(model_dir, dtype=spec.dtype, mesh=mesh)
+  # float32 master weights whatever the compute dtype (rlvr_jax.models.precision); the export writes the
+  # dtype the starting checkpoint was stored in.
+  model = models.load_pretrained(model_dir, dtype=spec.dtype, param_dtype=jnp.float32, mesh=mesh)
+  export_dtype = hf_weights.stored_dtype(model_dir)
 
   objective = spec.objective
   tx = make_optimizer(spec.optim)
   graphdef, state = create_train_state(model, tx, objective.init_state(), seed=c.train.seed)
   state = _replicate_unsharded(state, mesh)
   ref_params = None
-  if objective.config.kl is not None:  # frozen copy of the initial policy
-    ref_params = jax.tree.map(jnp.copy, state.params)
+  if objective.config.kl is not None:  # frozen copy of the initial policy, kept in the compute dtype
+    ref_params = jax.tree.map(jnp.copy, cast_params(state.params, spec.dtype))
 
   rows = c.rollout.prompts_per_step * c.rollout.num_samples
   minibatch_rows = rows // c.train.mini_batches
@@ -273,7 +278,7 @@ def train(spec: RunSpec, devices: list | None = None) -> TrainResult:
         if stop_now or done or (spec.checkpoint.every and (step + 1) % spec.checkpoint.every == 0):
           checkpoints.save(step + 1, state, train_data.state(), force=True)
         if spec.checkpoint.export_hf_every and (step + 1) % spec.checkpoint.export_hf_every == 0:
-          export_policy(graphdef, state.params, codec, os.path.join(run_dir, "hf", f"step_{step + 1}"))
+          export_policy(graphdef, state.params, codec, os.path.join(run_dir, "hf", f"step_{step + 1}"), export_dtype)
         if stop_now:
           if jax.process_index() == 0:
             received = f"signal {stop.signal}" if stop.signal is not None else "a signal on another process"
@@ -281,7 +286,7 @@ def train(spec: RunSpec, devices: list | None = None) -> TrainResult:
           stopped = True
           break
       if not stopped:
-        export_policy(graphdef, state.params, codec, os.path.join(run_dir, "hf", "final"))
+        export_policy(graphdef, state.params, codec, os.path.join(run_dir, "hf", "final"), export_dtype)
   finally:
     checkpoints.close()
     logger.close()
@@ -307,9 +312,9 @@ def data_config(c, files: tuple[str, ...], *, shuffle: bool, prompts: int, epoch
                           epochs=epochs, prompts_per_step=prompts, drop_remainder=shuffle)
 
 
-def export_policy(graphdef, params, codec: TextCodec, path: str) -> None:
-  """The policy as an HF directory (weights + config + tokenizer) for evaluation elsewhere."""
-  models.save_pretrained(nnx.merge(graphdef, params), path)
+def export_policy(graphdef, params, codec: TextCodec, path: str, dtype) -> None:
+  """The policy as an HF directory (weights in `dtype` + config + tokenizer) for evaluation elsewhere."""
+  models.save_pretrained(nnx.merge(graphdef, params), path, dtype=dtype)
   if jax.process_index() == 0:
     codec.save(path)
 

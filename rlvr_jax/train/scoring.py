@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rlvr_jax.models.modules import Constrain, no_constraint
+from rlvr_jax.models.precision import merge_for_reading
 from rlvr_jax.objectives.token_stats import TokenStats, token_statistics
 from rlvr_jax.train.state import sequence_inputs
 
@@ -39,7 +40,7 @@ def make_scoring_fn(graphdef: nnx.GraphDef, *, temperature: float, chunk_size: i
 
   @functools.partial(jax.jit, static_argnums=())
   def score(params, prompt_ids, prompt_mask, completion_ids, completion_mask):
-    model = nnx.merge(graphdef, params)
+    model = merge_for_reading(graphdef, params)
     rows = prompt_ids.shape[0]
     chunks = max(rows // rows_per_chunk, 1)
     if rows % chunks:
