@@ -12,17 +12,31 @@ A real checkpoint at the published scale (every host of a pod runs the same comm
 Any field can be overridden, e.g. --config.optim.lr=1e-6 --config.train.steps=200.
 """
 
-from rlvr_jax.config import method_config
+from rlvr_jax.config import Recipe, method_config
 
-PAPER_SCALE = {
-    "data": {"max_prompt_length": 1024, "epochs": 10},
-    "rollout": {"prompts_per_step": 256, "num_samples": 8, "max_new_tokens": 3072},
-    "reward": {"name": "math_verify", "incorrect": -1.0},
-    "train": {"mini_batches": 16, "micro_batches": 4},
-    "optim": {"lr": 5e-7, "weight_decay": 0.0},
+METHOD = "clip_cov"
+# The method's own settings, at every scale.
+OWN = {"train": {"dynamic_sampling": True}}
+# Its values at the embedded default's scale, on top of rlvr_jax.config.EMBEDDED_PROFILE.
+EMBEDDED = {"train": {"max_gen_batches": 3, "gen_cap": "pad"}}
+# Published recipes by model variant (`:model=...`): the official script's fields with their sources.
+RECIPES = {
+    "qwen2.5-math-7b": Recipe(
+        paper="interim", code="interim", dataset="interim", fields={
+            "data.max_prompt_length": (1024, "interim: value before issue #12"),
+            "data.epochs": (10, "interim: value before issue #12"),
+            "rollout.prompts_per_step": (256, "interim: value before issue #12"),
+            "rollout.num_samples": (8, "interim: value before issue #12"),
+            "rollout.max_new_tokens": (3072, "interim: value before issue #12"),
+            "reward.name": ('math_verify', "interim: value before issue #12"),
+            "reward.incorrect": (-1.0, "interim: value before issue #12"),
+            "train.mini_batches": (16, "interim: value before issue #12"),
+            "train.micro_batches": (4, "interim: value before issue #12"),
+            "optim.lr": (5e-07, "interim: value before issue #12"),
+            "optim.weight_decay": (0.0, "interim: value before issue #12")
+        }),
 }
-OVERRIDES = {"train": {"dynamic_sampling": True, "max_gen_batches": 3}}
 
 
 def get_config(arg: str | None = None):
-  return method_config("clip_cov", arg, paper_scale=PAPER_SCALE, overrides=OVERRIDES)
+  return method_config(__file__, arg, method=METHOD, own=OWN, embedded=EMBEDDED, recipes=RECIPES)

@@ -11,17 +11,31 @@ A real checkpoint at the published scale (every host of a pod runs the same comm
 Any field can be overridden, e.g. --config.optim.lr=1e-6 --config.train.steps=200.
 """
 
-from rlvr_jax.config import method_config
+from rlvr_jax.config import Recipe, method_config
 
-PAPER_SCALE = {
-    "data": {"max_prompt_length": 1024, "epochs": 10},
-    "rollout": {"prompts_per_step": 512, "num_samples": 16, "max_new_tokens": 3072},
-    "reward": {"name": "math_verify", "incorrect": -1.0},
-    "train": {"mini_batches": 16, "micro_batches": 8, "overlong_buffer": 512},
-    "optim": {"lr": 1e-6},
+METHOD = "clip_higher"
+# The method's own settings, at every scale.
+OWN = {"train": {"dynamic_sampling": True}}
+# Its values at the embedded default's scale, on top of rlvr_jax.config.EMBEDDED_PROFILE.
+EMBEDDED = {"train": {"max_gen_batches": 3, "gen_cap": "pad", "overlong_buffer": 4, "overlong_penalty": 1.0}}
+# Published recipes by model variant (`:model=...`): the official script's fields with their sources.
+RECIPES = {
+    "qwen2.5-math-7b": Recipe(
+        paper="interim", code="interim", dataset="interim", fields={
+            "data.max_prompt_length": (1024, "interim: value before issue #12"),
+            "data.epochs": (10, "interim: value before issue #12"),
+            "rollout.prompts_per_step": (512, "interim: value before issue #12"),
+            "rollout.num_samples": (16, "interim: value before issue #12"),
+            "rollout.max_new_tokens": (3072, "interim: value before issue #12"),
+            "reward.name": ('math_verify', "interim: value before issue #12"),
+            "reward.incorrect": (-1.0, "interim: value before issue #12"),
+            "train.mini_batches": (16, "interim: value before issue #12"),
+            "train.micro_batches": (8, "interim: value before issue #12"),
+            "train.overlong_buffer": (512, "interim: value before issue #12"),
+            "optim.lr": (1e-06, "interim: value before issue #12")
+        }),
 }
-OVERRIDES = {"train": {"dynamic_sampling": True, "max_gen_batches": 3, "overlong_buffer": 4, "overlong_penalty": 1.0}}
 
 
 def get_config(arg: str | None = None):
-  return method_config("clip_higher", arg, paper_scale=PAPER_SCALE, overrides=OVERRIDES)
+  return method_config(__file__, arg, method=METHOD, own=OWN, embedded=EMBEDDED, recipes=RECIPES)

@@ -13,27 +13,32 @@ rlvr_jax.data.code_benchmarks.write_code_benchmark_jsonl), with code benchmarks 
 Any field can be overridden, e.g. --config.optim.lr=1e-6 --config.reward.timeout_s=20.
 """
 
-from rlvr_jax.config import method_config
-from rlvr_jax.train.embedded import CODE_PROFILE
+from rlvr_jax.config import Recipe, method_config
 
-CODE = {
-    "data": {"builtin_task": "code", "template": "qwen_code"},
-    "reward": {"name": "code_exec"},
-    "train": {"run_dir": "runs/grpo_code"},  # not runs/<method>: the math run of the same method lives there
-}
-
-PAPER_SCALE = {
-    "data": {"max_prompt_length": 2048, "epochs": 10},
-    "rollout": {"prompts_per_step": 512, "num_samples": 8, "max_new_tokens": 3072},
-    "reward": {"incorrect": -1.0, "workers": 32},
-    "train": {"mini_batches": 16, "micro_batches": 4},
-    "optim": {"lr": 1e-6},
-    "eval": {"max_new_tokens": 3072},
+METHOD = "grpo"
+# The method's own settings, at every scale.
+OWN = {"data": {"builtin_task": "code"}, "reward": {"name": "code_exec"}}
+# Its values at the embedded default's scale, on top of rlvr_jax.config.EMBEDDED_PROFILE.
+EMBEDDED = {}
+# Published recipes by model variant (`:model=...`): the official script's fields with their sources.
+RECIPES = {
+    "qwen2.5-math-7b": Recipe(
+        paper="interim", code="interim", dataset="interim", fields={
+            "data.max_prompt_length": (2048, "interim: value before issue #12"),
+            "data.epochs": (10, "interim: value before issue #12"),
+            "data.template": ('qwen_code', "interim: value before issue #12"),
+            "rollout.prompts_per_step": (512, "interim: value before issue #12"),
+            "rollout.num_samples": (8, "interim: value before issue #12"),
+            "rollout.max_new_tokens": (3072, "interim: value before issue #12"),
+            "reward.incorrect": (-1.0, "interim: value before issue #12"),
+            "reward.workers": (32, "interim: value before issue #12"),
+            "train.mini_batches": (16, "interim: value before issue #12"),
+            "train.micro_batches": (4, "interim: value before issue #12"),
+            "optim.lr": (1e-06, "interim: value before issue #12"),
+            "eval.max_new_tokens": (3072, "interim: value before issue #12")
+        }),
 }
 
 
 def get_config(arg: str | None = None):
-  config = method_config("grpo", arg, paper_scale=PAPER_SCALE, overrides=CODE)
-  if config.model.preset == "tiny":  # the embedded profile (arithmetic's) applied: adapt it to code
-    config.update(CODE_PROFILE)
-  return config
+  return method_config(__file__, arg, method=METHOD, own=OWN, embedded=EMBEDDED, recipes=RECIPES)

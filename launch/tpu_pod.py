@@ -14,8 +14,12 @@ four devices each on one machine (the test of the pod code path, tests/reliabili
     XLA_FLAGS=--xla_force_host_platform_device_count=4 python launch/tpu_pod.py --config grpo.py \
         --coordinator_address=127.0.0.1:PORT --num_processes=2 --process_id=0   # and =1 in a second shell
 
-Exit codes: 0 finished, or stopped by SIGTERM / SIGINT with a checkpoint (rerun to resume); 2 bad config
-or damaged checkpoint; 3 stopped after optim.max_consecutive_skips non-finite updates (with a checkpoint).
+A run directory remembers its config (RUN_DIR/config.json): resuming with a different one stops with a
+diff of the fields (--resume_with_changes resumes anyway), and `--config RUN_DIR/config.json` relaunches it.
+
+Exit codes: 0 finished, or stopped by SIGTERM / SIGINT with a checkpoint (rerun to resume); 2 bad config,
+a run directory of another config, or a damaged checkpoint; 3 stopped after optim.max_consecutive_skips
+non-finite updates (with a checkpoint) or at dynamic sampling's train.max_gen_batches cap.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _resolve_config_path(argv: list[str]) -> list[str]:
-  """`--config steer.py[:variant]` (a bare name) means configs/steer.py."""
+  """`--config steer.py[:variant]` (a bare name) means configs/steer.py; `--config RUN_DIR/config.json`
+  (a run's saved config) is read by rlvr_jax/config/saved_config.py."""
   out = list(argv)
   for i, arg in enumerate(out):
     if arg == "--config" and i + 1 < len(out):
@@ -37,6 +42,9 @@ def _resolve_config_path(argv: list[str]) -> list[str]:
     else:
       continue
     value = out[index][len(prefix):]
+    if value.endswith(".json"):
+      out[index] = prefix + os.path.join(_ROOT, "rlvr_jax", "config", "saved_config.py") + ":" + value
+      continue
     path, sep, variant = value.partition(":")
     if not os.path.exists(path) and os.path.exists(os.path.join(_ROOT, "configs", path)):
       out[index] = prefix + os.path.join(_ROOT, "configs", path) + sep + variant
@@ -54,9 +62,12 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_integer("num_processes", int(os.environ.get("JAX_NUM_PROCESSES", "1")), "processes in the run")
   flags.DEFINE_integer("process_id", int(os.environ.get("JAX_PROCESS_ID", "0")), "this process's index")
   flags.DEFINE_bool("tpu_pod", False, "initialize jax.distributed from the TPU slice metadata")
+  flags.DEFINE_bool("resume_with_changes", False, "resume a run directory whose saved config differs from this "
+                    "one (the change is recorded in RUN_DIR/config_changes.jsonl)")
   flags.mark_flags_as_required(["config"])
   argv = _resolve_config_path(argv)
-  from rlvr_jax.config.schema import ConfigError, check_command_line
+  from rlvr_jax.config.command_line import check_command_line
+  from rlvr_jax.errors import ConfigError
 
   try:  # unknown --config.a.b keys, before absl turns them into an AttributeError traceback
     check_command_line(argv)
@@ -85,10 +96,13 @@ def main(argv: list[str]) -> int:
       print(f"config error: {e}", file=sys.stderr)
       return 2
     if jax.process_index() == 0:
-      print(f"{spec.config.method}: {jax.process_count()} process(es), {jax.device_count()} "
+      print(f"{spec.name} ({spec.method}): {jax.process_count()} process(es), {jax.device_count()} "
             f"{jax.devices()[0].platform} device(s), run dir {spec.run_dir}", flush=True)
     try:
-      result = train(spec)
+      result = train(spec, allow_config_change=flags.FLAGS.resume_with_changes)
+    except ConfigError as e:  # the run directory belongs to another config
+      print(f"config error: {e}", file=sys.stderr)
+      return 2
     except CheckpointError as e:
       print(f"checkpoint error: {e}", file=sys.stderr)
       return 2

@@ -1,8 +1,26 @@
-"""Run configuration: the ml-collections base config, variants and validation."""
+"""Run configuration: the ml-collections base config, the layers a config file is built from, and the
+validation that turns it into a typed `RunSpec`.
 
-from rlvr_jax.config.defaults import (EMBEDDED_PROFILE, MESH_VARIANTS, MODEL_VARIANTS, apply_variants, base_config,
-                                       method_config)
-from rlvr_jax.config.schema import ConfigError, RunSpec, validate
+Public API:
+  method_config(config_file, arg, *, method, own, embedded, recipes)   what a configs/<name>.py returns
+  method_layers(...), Layer, build                                      its layers, in override order
+  Recipe                                                                a published recipe, field by field
+  base_config(method)                                                   every field with its default
+  validate(config, num_devices=, num_processes=) -> RunSpec             checks + typed sections
+  ConfigError, ConfigMismatchError                                      bad input / resume with another config
+  EMBEDDED_PROFILE, MODEL_VARIANTS, MESH_VARIANTS                       the scale and variant tables
+"""
 
-__all__ = ["EMBEDDED_PROFILE", "method_config", "MESH_VARIANTS", "MODEL_VARIANTS", "apply_variants", "base_config", "ConfigError", "RunSpec",
-           "validate"]
+from rlvr_jax.config.defaults import base_config
+from rlvr_jax.config.layers import EMBEDDED_PROFILE, Layer, build, method_config, method_layers, run_name
+from rlvr_jax.config.recipes import Recipe
+from rlvr_jax.config.run_identity import ConfigMismatchError
+from rlvr_jax.config.spec import RunSpec
+from rlvr_jax.config.validate import validate
+from rlvr_jax.config.variants import MESH_VARIANTS, MODEL_VARIANTS, parse_variants
+from rlvr_jax.errors import ConfigError
+
+__all__ = [
+    "EMBEDDED_PROFILE", "MESH_VARIANTS", "MODEL_VARIANTS", "ConfigError", "ConfigMismatchError", "Layer", "Recipe",
+    "RunSpec", "base_config", "build", "method_config", "method_layers", "parse_variants", "run_name", "validate",
+]

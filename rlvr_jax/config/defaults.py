@@ -1,8 +1,9 @@
-"""The base run configuration (ml_collections) that every `configs/<method>.py` starts from.
+"""The base run configuration (ml_collections): every field a run has, with its default and meaning.
 
-Every field can be overridden on the command line (`--config.optim.lr=1e-6`); the dict is locked, so a
-misspelled key fails at parse time naming itself. `rlvr_jax.config.schema` then validates values and
-builds the typed, frozen sections before anything is compiled.
+Every `configs/<name>.py` starts from it (`rlvr_jax.config.layers`), and every field can be overridden on
+the command line (`--config.optim.lr=1e-6`); the dict is locked, so a misspelled key fails at parse time
+naming itself. `rlvr_jax.config.validate` then checks the values and turns each section into a frozen,
+typed dataclass before anything is compiled.
 """
 
 from __future__ import annotations
@@ -11,32 +12,12 @@ import ml_collections
 
 from rlvr_jax.objectives.presets import ADVANTAGE_PRESETS, method_preset
 
-# Model presets a config variant can name (`steer.py:model=qwen2.5-math-7b`): architecture preset, dtype,
-# the reward the published runs used, and the response budget. Real weights always come from
-# --config.model.path (nothing is downloaded).
-MODEL_VARIANTS = {
-    "tiny": dict(preset="tiny", dtype="float32"),
-    "qwen2.5-math-1.5b": dict(preset="qwen2.5-math-1.5b", dtype="bfloat16"),
-    "qwen2.5-math-7b": dict(preset="qwen2.5-math-7b", dtype="bfloat16"),
-    "qwen3-1.7b": dict(preset="qwen3-1.7b", dtype="bfloat16"),
-    "qwen3-8b": dict(preset="qwen3-8b", dtype="bfloat16"),
-}
-
-# Mesh presets (`steer.py:mesh=v5p-128`): FSDP over the data-parallel devices of a slice, tensor
-# parallelism inside a host where the model needs it.
-MESH_VARIANTS = {
-    "single": dict(data=1, fsdp=1, tensor=1),
-    "gpu": dict(data=1, fsdp=-1, tensor=1),
-    "v5e-64": dict(data=1, fsdp=-1, tensor=4),
-    "v5p-128": dict(data=1, fsdp=-1, tensor=4),
-}
-
-
 def base_config(method: str) -> ml_collections.ConfigDict:
   """The full config for `method` (a key of `rlvr_jax.objectives.presets.METHOD_PRESETS`)."""
   if method not in ADVANTAGE_PRESETS:
     raise ValueError(f"method={method!r} is not a known method; known: {', '.join(sorted(ADVANTAGE_PRESETS))}")
   c = ml_collections.ConfigDict()
+  c.name = method                  # run name: the config file and its variant (runs/<name> by default)
   c.method = method
 
   c.model = ml_collections.ConfigDict()
@@ -63,6 +44,7 @@ def base_config(method: str) -> ml_collections.ConfigDict:
 
   c.rollout = ml_collections.ConfigDict()
   c.rollout.prompts_per_step = 8   # verl train_batch_size
+  c.rollout.gen_prompts = 0        # prompts per generation batch (verl data.gen_batch_size); 0 = prompts_per_step
   c.rollout.num_samples = 8        # responses per prompt (the GRPO group, verl rollout.n)
   c.rollout.max_new_tokens = 1024
   c.rollout.temperature = 1.0
@@ -97,23 +79,35 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.objective = ml_collections.ConfigDict(objective)
 
   c.train = ml_collections.ConfigDict()
-  c.train.steps = 100              # rollout steps (verl "training steps")
+  c.train.steps = 100              # rollout steps (verl "training steps"); 0 = until data.epochs are used up
   c.train.mini_batches = 1         # optimizer steps per rollout batch (N_update)
   c.train.micro_batches = 1        # gradient accumulation per mini-batch
   c.train.ppo_epochs = 1
   c.train.seed = 0
   c.train.chunk_size = 1024        # tokens per LM-head chunk
   c.train.dynamic_sampling = False  # DAPO: drop groups with identical rewards and refill
-  c.train.max_gen_batches = 3      # generation batches per step for dynamic sampling
+  c.train.max_gen_batches = 3      # generation batches per step for dynamic sampling (0 = unlimited)
+  c.train.gen_cap = "stop"         # still short at max_gen_batches: stop the run (as verl's DAPO trainer)
+                                   # | pad (fill with zero-advantage groups)
   c.train.overlong_buffer = 0      # DAPO overlong shaping, in tokens (0 = off)
   c.train.overlong_penalty = 1.0
   c.train.mask_truncated = False   # drop responses cut at max_new_tokens from the loss
   c.train.tis_cap = 0.0            # truncated importance sampling cap on pi_old / pi_rollout (0 = off)
-  c.train.run_dir = ""             # "" = runs/<method>
+  c.train.run_dir = ""             # "" = runs/<name>
 
-  c.optim = ml_collections.ConfigDict(dict(lr=1e-6, warmup_steps=0, schedule="constant", min_lr_ratio=0.0,
-                                           weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, grad_clip=1.0,
-                                           max_consecutive_skips=5))
+  c.optim = ml_collections.ConfigDict()
+  c.optim.lr = 1e-6
+  c.optim.warmup_steps = 0         # linear warm-up from 0, in schedule_unit steps
+  c.optim.schedule = "constant"    # constant | cosine
+  c.optim.schedule_unit = "rollout"  # rollout: the lr changes once per rollout step, as verl's scheduler
+                                     # (warm-up / cosine in rollout steps) | optimizer: once per update
+  c.optim.min_lr_ratio = 0.0       # cosine floor
+  c.optim.weight_decay = 0.01
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.999
+  c.optim.eps = 1e-8
+  c.optim.grad_clip = 1.0
+  c.optim.max_consecutive_skips = 5  # non-finite updates in a row before the run stops (exit 3)
 
   c.checkpoint = ml_collections.ConfigDict(dict(every=50, keep=3, export_hf_every=0))
 
@@ -142,69 +136,3 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.warm_start.lr = 3e-3
   c.warm_start.batch_size = 64
   return c
-
-
-def apply_variants(config: ml_collections.ConfigDict, arg: str | None) -> ml_collections.ConfigDict:
-  """Applies `key=value,...` variants from the config-file argument (`steer.py:model=qwen3-8b`)."""
-  if not arg:
-    return config
-  for item in arg.split(","):
-    key, sep, value = item.partition("=")
-    if not sep:
-      raise ValueError(f"config variant {item!r} is not key=value")
-    if key == "model":
-      if value not in MODEL_VARIANTS:
-        raise ValueError(f"config variant model={value!r}; known: {', '.join(MODEL_VARIANTS)}")
-      config.model.update(MODEL_VARIANTS[value])
-    elif key == "mesh":
-      if value not in MESH_VARIANTS:
-        raise ValueError(f"config variant mesh={value!r}; known: {', '.join(MESH_VARIANTS)}")
-      config.mesh.update(MESH_VARIANTS[value])
-    else:
-      raise ValueError(f"unknown config variant key {key!r}; known: model, mesh")
-  return config
-
-
-# The embedded default's scale: a tiny policy on the built-in arithmetic task, minutes on 2 CPU cores.
-EMBEDDED_PROFILE = {
-    "model": {"preset": "tiny", "dtype": "float32"},
-    "data": {"max_prompt_length": 128, "template": "raw"},
-    "rollout": {"prompts_per_step": 16, "num_samples": 8, "max_new_tokens": 16},
-    "reward": {"name": "builtin_arithmetic"},
-    "train": {"steps": 60, "mini_batches": 2, "chunk_size": 512},
-    "optim": {"lr": 1e-4, "weight_decay": 0.0},
-    "checkpoint": {"every": 20, "keep": 2},
-    "diagnostics": {"every": 10},
-    "eval": {"every": 10, "num_prompts": 48, "num_samples": 4, "temperature": 1.0, "max_new_tokens": 16},
-    "warm_start": {"steps": 400, "lr": 3e-3, "batch_size": 64},
-}
-
-
-def _update(config: ml_collections.ConfigDict, overrides: dict, where: str = "") -> None:
-  for key, value in overrides.items():
-    if key not in config:
-      raise ValueError(f"config override {where}{key} is not a config field")
-    if isinstance(value, dict) and isinstance(config[key], ml_collections.ConfigDict):
-      _update(config[key], value, f"{where}{key}.")
-    else:
-      config[key] = value
-
-
-def method_config(method: str, arg: str | None = None, *, paper_scale: dict | None = None,
-                  overrides: dict | None = None) -> ml_collections.ConfigDict:
-  """The config a `configs/<method>.py` returns.
-
-  `overrides` hold the method's own settings at every scale (e.g. DAPO's dynamic sampling). With no
-  model variant the embedded default's small profile applies; `arg` "model=<name>" switches to the
-  published model and the method's `paper_scale` settings (batch sizes, lr, lengths of its script).
-  """
-  config = base_config(method)
-  _update(config, overrides or {})
-  variants = dict(item.partition("=")[::2] for item in (arg or "").split(",") if item)
-  if variants.get("model", "tiny") == "tiny":
-    _update(config, EMBEDDED_PROFILE)
-  else:
-    _update(config, paper_scale or {})
-  apply_variants(config, arg)
-  config.lock()
-  return config

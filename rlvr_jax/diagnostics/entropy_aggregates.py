@@ -33,7 +33,7 @@ from rlvr_jax.models.precision import merge_for_reading
 from rlvr_jax.objectives.token_stats import validate_topp
 from rlvr_jax.objectives.transforms.siren import grouped_seq_mean_token_mean, peak_entropy_mask
 from rlvr_jax.objectives.validation import check_int, check_number
-from rlvr_jax.train.scoring import completion_statistics
+from rlvr_jax.objectives.completion_stats import completion_statistics
 
 
 def entropy_aggregates(entropy: jax.Array, topp_entropy: jax.Array, mask: jax.Array, *,

@@ -44,7 +44,7 @@ from rlvr_jax.diagnostics import correlation
 from rlvr_jax.diagnostics.host_arrays import to_host, writes_files
 from rlvr_jax.objectives.entropy_change import ENTROPY_CHANGE_FORMS, entropy_change_estimate
 from rlvr_jax.objectives.validation import check_int
-from rlvr_jax.train.state import RolloutBatch
+from rlvr_jax.objectives.rollout_batch import RolloutBatch
 
 # (params, prompt_ids, prompt_mask, completion_ids, completion_mask) -> (logp [B, T], entropy [B, T]),
 # e.g. `train.scoring.make_scoring_fn(..., with_entropy=True)`.

@@ -38,7 +38,7 @@ from rlvr_jax.models.modules import Constrain, no_constraint
 from rlvr_jax.objectives.batch import PPOClipParams
 from rlvr_jax.objectives.token_stats import validate_topp
 from rlvr_jax.objectives.validation import check_choice, check_int, check_number
-from rlvr_jax.train.state import RolloutBatch
+from rlvr_jax.objectives.rollout_batch import RolloutBatch
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from rlvr_jax.data import code_benchmarks
 from rlvr_jax.data.sources import PromptRow
+from rlvr_jax.embedded.tasks import data_files as builtin_data_files
 from rlvr_jax.registry import Registry
 from rlvr_jax.rewards.code.specs import parse_spec
 from rlvr_jax.rewards.extraction import last_boxed
@@ -63,15 +64,11 @@ class BenchmarkFormat:
 
 
 def _builtin_heldout() -> str:
-  from rlvr_jax.train import embedded  # the task's files are generated (and cached) on first use
-
-  return embedded.data_files()[1]
+  return builtin_data_files("arithmetic")[1]  # generated (and cached) on first use
 
 
 def _builtin_code_heldout() -> str:
-  from rlvr_jax.train import embedded
-
-  return embedded.data_files(task="code")[1]
+  return builtin_data_files("code")[1]
 
 
 def code_rows(records: list[dict]) -> list[dict]:

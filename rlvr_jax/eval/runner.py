@@ -27,8 +27,8 @@ from rlvr_jax.eval.benchmarks import Benchmark
 from rlvr_jax.eval.equivalence import MathVerifyEquivalence
 from rlvr_jax.eval.metrics import Equivalent
 from rlvr_jax.eval.summary import BenchmarkResult, SummaryConfig, summarize
-from rlvr_jax.train.rollout import SamplingSettings, make_generate_fn
-from rlvr_jax.train.text_codec import TextCodec
+from rlvr_jax.sampling.settings import SamplingSettings, make_generate_fn
+from rlvr_jax.data.text_codec import TextCodec
 
 
 @dataclasses.dataclass(frozen=True)

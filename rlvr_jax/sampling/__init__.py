@@ -6,16 +6,20 @@ Public API:
   SamplerOutput, FinishReason                  the output structure and its finish codes
   pad_to_bucket, bucket_length                 left-pad prompts to a few compiled lengths
   Greedy, Sample, SamplingKnobs, make_strategy next-token strategies (static) and their traced values
-  token_log_probs                              behaviour log-probs of chosen tokens
+  token_log_probs, logprob_temperature         behaviour log-probs of chosen tokens, and their temperature
+  SamplingSettings, make_generate_fn           a run's sampling settings -> generate function of live params
 """
 
 from rlvr_jax.sampling.buckets import bucket_length, pad_to_bucket
 from rlvr_jax.sampling.sampler import generate
+from rlvr_jax.sampling.settings import SamplingSettings, make_generate_fn
 from rlvr_jax.sampling.state import FinishReason, SamplerOutput
-from rlvr_jax.sampling.strategies import Greedy, Sample, SamplingKnobs, make_strategy, token_log_probs
+from rlvr_jax.sampling.strategies import (Greedy, Sample, SamplingKnobs, logprob_temperature, make_strategy,
+                                          token_log_probs)
 from rlvr_jax.sampling.text import TextGeneration, generate_text
 
 __all__ = [
     "generate", "generate_text", "TextGeneration", "SamplerOutput", "FinishReason", "pad_to_bucket",
-    "bucket_length", "Greedy", "Sample", "SamplingKnobs", "make_strategy", "token_log_probs",
+    "bucket_length", "Greedy", "Sample", "SamplingKnobs", "make_strategy", "token_log_probs", "logprob_temperature",
+    "SamplingSettings", "make_generate_fn",
 ]

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from rlvr_jax.models.modules import Constrain, no_constraint
 from rlvr_jax.models.qwen import Qwen
 from rlvr_jax.sampling.state import DecodeState, FinishReason, step_keys
-from rlvr_jax.sampling.strategies import Greedy, SamplingKnobs, Strategy, token_log_probs
+from rlvr_jax.sampling.strategies import Greedy, SamplingKnobs, Strategy, logprob_temperature, token_log_probs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +47,8 @@ def sample_step(state: DecodeState, logits: jax.Array, knobs: SamplingKnobs, spe
   """Draws response token `state.step` of every row from `logits` [R, V] and records it."""
   t = state.step
   tokens, sampling_logp = spec.strategy(logits, knobs, step_keys(state.row_keys, t))  # [R], [R]
-  # Greedy has no temperature; its behaviour log-probs are taken at T = 1 (what the trainer uses then).
-  temperature = 1.0 if isinstance(spec.strategy, Greedy) else knobs.temperature
+  # Greedy has no temperature; its behaviour log-probs are taken at T = 1 (`logprob_temperature`).
+  temperature = logprob_temperature(0.0) if isinstance(spec.strategy, Greedy) else knobs.temperature
   behaviour = token_log_probs(logits, tokens, temperature)  # [R]
 
   active = ~state.done

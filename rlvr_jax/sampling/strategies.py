@@ -117,6 +117,13 @@ def token_log_probs(logits: jax.Array, tokens: jax.Array, temperature: jax.Array
   return jnp.take_along_axis(logp, tokens[:, None], axis=-1)[:, 0]
 
 
+def logprob_temperature(temperature: float) -> float:
+  """The temperature behaviour log-probs are taken at: the sampling temperature, or 1 for greedy
+  decoding (temperature 0), which has none. The trainer's recomputed log-probs and entropies use the same
+  value, so this is the one place the rule is written."""
+  return float(temperature) if temperature > 0 else 1.0
+
+
 def make_strategy(*, temperature: float, top_p: float, top_k: int, min_p: float) -> Strategy:
   """Validates the sampling settings (ValueError naming the field) and picks the strategy.
 

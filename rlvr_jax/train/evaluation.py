@@ -15,13 +15,14 @@ from typing import Sequence
 
 import jax
 
-from rlvr_jax.data import PromptBatch, PromptDataConfig, prompt_pipeline
+from rlvr_jax.config.sections import DataSpec, EvalSpec
+from rlvr_jax.data import PromptBatch, prompt_pipeline
 from rlvr_jax.eval.benchmarks import load_benchmarks
 from rlvr_jax.eval.metrics import Equivalent
 from rlvr_jax.eval.runner import (BenchmarkEvaluator, EvalPrompting, EvalSampling, PromptSet, prepare_prompt_set,
                                   prompt_set_from_batch)
 from rlvr_jax.rewards.code import CodeExecReward
-from rlvr_jax.train.text_codec import TextCodec
+from rlvr_jax.data.text_codec import TextCodec
 
 HELDOUT = "heldout"
 
@@ -74,27 +75,21 @@ class Evaluator:
     return metrics
 
 
-def build_evaluator(config, graphdef, codec: TextCodec, reward, mesh, default_files: Sequence[str], *,
-                    report_dir: str | None = None) -> Evaluator | None:
-  """The loop's evaluator from the run config, or None when eval.every is 0.
+def build_evaluator(spec: EvalSpec, data: DataSpec, *, seed: int, graphdef, codec: TextCodec, reward, mesh,
+                    heldout_files: Sequence[str], report_dir: str | None = None) -> Evaluator | None:
+  """The loop's evaluator, or None when `spec.every` is 0.
 
-  Reads eval.every, eval.num_prompts (the held-out split is cut to this many prompts, and benchmarks
-  are sampled this many prompts per call), eval.num_samples, eval.temperature, eval.top_p,
-  eval.max_new_tokens, eval.benchmarks ('name=path,...', '' = held-out only), train.seed, and the data
-  section's fields, template and prompt limit for the held-out files `default_files`.
+  The held-out split (`heldout_files`) is cut to eval.num_prompts prompts and read with the data
+  section's fields, template and prompt limit; benchmarks are sampled eval.num_prompts prompts per call.
   """
-  c = config
-  if not c.eval.every:
+  if not spec.every:
     return None
-  benchmarks = load_benchmarks(c.eval.benchmarks, field="eval.benchmarks")
-  heldout = prompt_pipeline(PromptDataConfig(
-      files=tuple(default_files), question_field=c.data.question_field, answer_field=c.data.answer_field,
-      template=c.data.template, max_prompt_length=c.data.max_prompt_length, skip_malformed=c.data.skip_malformed,
-      shuffle=False, epochs=1, prompts_per_step=c.eval.num_prompts, drop_remainder=False), codec.tokenizer)
-  prompting = EvalPrompting(template=c.data.template, max_prompt_length=c.data.max_prompt_length,
-                            prompts_per_batch=c.eval.num_prompts)
+  benchmarks = load_benchmarks(spec.benchmarks, field="eval.benchmarks")
+  heldout = prompt_pipeline(data.prompts(tuple(heldout_files), prompts_per_batch=spec.num_prompts, training=False),
+                            codec.tokenizer)
+  prompting = EvalPrompting(template=data.template, max_prompt_length=data.max_prompt_length,
+                            prompts_per_batch=spec.num_prompts)
   prompt_sets = [prepare_prompt_set(b, codec.tokenizer, prompting) for b in benchmarks]
-  return Evaluator(graphdef, next(heldout), codec, reward, mesh, num_samples=c.eval.num_samples,
-                   temperature=c.eval.temperature, top_p=c.eval.top_p, max_new_tokens=c.eval.max_new_tokens,
-                   seed=c.train.seed, benchmarks=prompt_sets, report_dir=report_dir,
-                   heldout_path=",".join(default_files))
+  return Evaluator(graphdef, next(heldout), codec, reward, mesh, num_samples=spec.num_samples,
+                   temperature=spec.temperature, top_p=spec.top_p, max_new_tokens=spec.max_new_tokens,
+                   seed=seed, benchmarks=prompt_sets, report_dir=report_dir, heldout_path=",".join(heldout_files))

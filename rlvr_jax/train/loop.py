@@ -1,9 +1,11 @@
-"""The RLVR training loop: config -> mesh -> policy -> (rollout -> update)* with checkpoints, logs, eval.
+"""The RLVR training loop: `train(spec)` reads top to bottom in named stages.
 
-Per rollout step:
-  prompts (grain) -> n samples each (in-graph sampler, live parameters) -> rewards -> advantages
-  -> old / reference log-probs (chunked) -> mini-batches x ppo_epochs of jitted, donated update steps
-  -> transform-state schedules -> metrics, periodic eval and checkpoints.
+  Set-up     mesh, run directory (identity check against its saved config), checkpoints
+  Data       prompt pipeline (built-in task files for the embedded default), restored position
+  Model      the policy (embedded default warm-started and cached, or model.path), float32 master weights
+  Programs   sampler, scoring pass, update step, schedules (`rlvr_jax.train.programs`); train state
+  Loop body  rollout -> update (mini-batches x ppo_epochs) -> schedules -> bookkeeping (eval, logs,
+             checkpoints, exports)
 
 Faults (docs/reliability.md):
   - SIGTERM / SIGINT (TPU preemption): the current step finishes, a checkpoint is written, and `train`
@@ -11,34 +13,24 @@ Faults (docs/reliability.md):
     the same run directory resumes from the checkpoint, exactly: parameters, optimizer and transform
     states, step, PRNG key and data-iterator position are all in it, and `metrics.jsonl` rows logged after
     it by a killed run are dropped (`MetricsLogger`).
-  - A non-finite loss or gradient skips that optimizer update (`rlvr_jax.train.optimizer`): parameters,
-    optimizer state and transform states stay as they were; the skip is logged. After
+  - A non-finite loss or gradient skips that optimizer update (`rlvr_jax.train.optimizer`); after
     optim.max_consecutive_skips consecutive skips the run writes a checkpoint and raises `TrainingStopped`.
-  - A reward worker that hangs or dies scores its sample as incorrect and is replaced
-    (`rlvr_jax.rewards.pool`); the counts are logged as reward/timeouts and reward/crashes.
+  - Dynamic sampling short of informative groups at train.max_gen_batches with gen_cap="stop" raises
+    `TrainingStopped` (the last checkpoint stays the resume point), as verl's DAPO trainer stops.
+  - A reward worker that hangs or dies scores its sample as incorrect and is replaced.
 
-Several processes (a TPU pod slice; CPU processes over loopback in tests/reliability/test_multiprocess.py)
-run this same function, SPMD: every process runs every step and every collective in the same order.
-  - Data: each host's pipeline yields its share of a step's prompts; only the row ids are all-gathered
-    and every host re-collates the global batch from its own copy of the prompt table
-    (`GlobalPromptBatches`), so sampler inputs are global arrays every process describes identically.
-  - Host work (decoding, rewards, advantages, dynamic sampling, metrics) is done by every host on the
-    whole batch, read back with `to_host`: duplicated, but small next to sampling, and it keeps every
-    host's decisions identical without further exchanges. `place` then makes global arrays of them.
-  - PRNG: samples are keyed by dataset row id and every other draw folds from the replicated state key,
-    so results do not depend on the process count or the layout.
-  - Checkpoints: orbax saves and restores the global train state from all hosts; the data-iterator state
-    is the same on every host. Metrics, evaluation reports and tensorboard are written by process 0;
-    HF exports gather on all hosts and are written by process 0.
-  - Stop decisions (signals) are agreed on by all hosts at the end of each step, so no host leaves the
-    loop while another waits in a collective.
-  - The embedded default's warm start and built-in data are written by process 0 first; the others then
-    read them (or, without a shared disk, build the same files themselves).
+Several processes (a TPU pod slice) run this same function, SPMD: every process runs every step and every
+collective in the same order. Hosts exchange only prompt row ids (`GlobalPromptBatches`); host work
+(decoding, rewards, advantages, dynamic sampling, metrics) is done by every host on the whole batch, so
+every host's decisions are identical; samples are keyed by dataset row id and every other draw folds from
+the replicated state key, so results do not depend on the process count. Metrics, evaluation reports,
+tensorboard and the saved config are written by process 0; stop decisions are agreed by all hosts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 import signal
 import time
@@ -51,30 +43,51 @@ from flax import nnx
 from jax.experimental import multihost_utils
 
 from rlvr_jax import models, sharding
-from rlvr_jax.config.schema import RunSpec
+from rlvr_jax.config import run_identity
+from rlvr_jax.config.spec import RunSpec
+from rlvr_jax.data import TextCodec, prompt_pipeline
+from rlvr_jax.diagnostics import Diagnostics, training_clip_range
+from rlvr_jax.embedded import data_files as builtin_data_files
+from rlvr_jax.embedded import ensure_policy
 from rlvr_jax.models import hf_weights
 from rlvr_jax.models.precision import cast_params
-from rlvr_jax.data import PromptDataConfig, prompt_pipeline
-from rlvr_jax.diagnostics import Diagnostics, DiagnosticsConfig, training_clip_range
 from rlvr_jax.objectives.transforms import TrainingProgress
-from rlvr_jax.train import embedded
 from rlvr_jax.train.checkpointing import RunCheckpoints
 from rlvr_jax.train.evaluation import build_evaluator
 from rlvr_jax.train.global_prompts import GlobalPromptBatches
 from rlvr_jax.train.metrics_log import MetricsLogger
-from rlvr_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from rlvr_jax.train.optimizer import learning_rate, make_optimizer
+from rlvr_jax.train.programs import Programs, build_programs
+from rlvr_jax.train.rollout import RolloutConfig, collect_rollout
 from rlvr_jax.train.run_reward import build_run_reward
-from rlvr_jax.train.rollout import RolloutConfig, SamplingSettings, collect_rollout, make_generate_fn
-from rlvr_jax.train.text_codec import TextCodec, load_codec
-from rlvr_jax.train.scoring import make_scoring_fn
-from rlvr_jax.train.state import create_train_state
-from rlvr_jax.train.update import UpdateConfig, make_update_step
-
+from rlvr_jax.train.shaping import GenerationCapReached
+from rlvr_jax.train.state import TrainState, create_train_state
 
 # Update metrics that are counters: logged as their value after the step's last update.
 _LAST_VALUE_METRICS = ("actor/consecutive_skips", "actor/skipped_total")
 
 _T = TypeVar("_T")
+
+
+class KeyStream(enum.IntEnum):
+  """Independent PRNG streams of a rollout step, folded into the step's key."""
+
+  ROLLOUT = 0
+  UPDATE = 1
+
+
+class TrainingStopped(RuntimeError):
+  """The run cannot go on (non-finite updates, dynamic sampling's cap); the launcher exits with 3."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+  run_dir: str
+  steps_done: int
+  last_metrics: dict[str, float]
+  stopped_by_signal: bool
+  history: list[dict[str, float]]
+  data_exhausted: bool = False
 
 
 class _StopRequested:
@@ -100,216 +113,248 @@ class _StopRequested:
       signal.signal(sig, handler)
 
 
-class TrainingStopped(RuntimeError):
-  """The run cannot go on (too many consecutive non-finite updates); a checkpoint was written first."""
-
-
-@dataclasses.dataclass
-class TrainResult:
-  run_dir: str
-  steps_done: int
-  last_metrics: dict[str, float]
-  stopped_by_signal: bool
-  history: list[dict[str, float]]
-
-
-def train(spec: RunSpec, devices: list | None = None) -> TrainResult:
+def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bool = False) -> TrainResult:
   """Runs (or resumes) the run described by `spec`; `devices` defaults to every device of every process.
 
-  Raises TrainingStopped after optim.max_consecutive_skips consecutive non-finite updates (a checkpoint
-  of that step is written first).
+  Raises `run_identity.ConfigMismatchError` (before anything is built) when the run directory holds a
+  checkpoint of another config, unless `allow_config_change`; `TrainingStopped` as described above.
   """
-  c = spec.config
+  # ---- Set-up: mesh, run identity, checkpoints. Everything that can fail on user input runs before the
+  # warm start, the weight load and any compile. ----
   mesh = sharding.make_mesh(spec.mesh, devices)
-  acts = sharding.ActivationSharding(mesh, "train")
-  # Everything that can fail on user input (checkpoint, tokenizer, data rows) runs before the warm start
-  # and the weight load, so a bad run directory or data file costs seconds.
   checkpoints = RunCheckpoints(spec.run_dir, spec.checkpoint)
   start = checkpoints.latest_step()
-  saved_data_state = checkpoints.check(start) if start is not None else None
-  codec = load_codec(c, spec.stop_tokens)
-  train_files, eval_files = _process_zero_first("built-in data", lambda: data_files(c))
+  try:
+    run_identity.check_resume(spec.run_dir, spec.resolved, has_checkpoint=start is not None,
+                              allow_changes=allow_config_change, write=jax.process_index() == 0)
+    saved_data_state = checkpoints.check(start) if start is not None else None
+  except BaseException:
+    checkpoints.close()  # orbax's async writer must not outlive the run that failed to start
+    raise
+
+  # ---- Data ----
+  train_files, heldout_files = _process_zero_first("built-in data", lambda: _data_files(spec))
   train_data = GlobalPromptBatches(prompt_pipeline(
-      data_config(c, train_files, shuffle=True, prompts=c.rollout.prompts_per_step, epochs=c.data.epochs),
-      codec.tokenizer, process_index=jax.process_index(), process_count=jax.process_count()))
+      spec.data.prompts(train_files, prompts_per_batch=spec.rollout.gen_prompts, training=True),
+      spec.codec.tokenizer, process_index=jax.process_index(), process_count=jax.process_count()))
   if saved_data_state is not None:
     train_data.restore(saved_data_state)
-  counts = train_data.counts
-  if jax.process_index() == 0:
-    print(f"data: {counts.kept} prompts from {counts.records} rows of {', '.join(train_files)}; "
-          f"{counts.malformed} malformed rows skipped (data.skip_malformed), {counts.too_long} prompts over "
-          f"data.max_prompt_length={c.data.max_prompt_length} tokens dropped", flush=True)
-  model_dir = (_process_zero_first("embedded policy", lambda: embedded.ensure_policy(c)) if spec.embedded_default
-               else c.model.path)
-  # float32 master weights whatever the compute dtype (rlvr_jax.models.precision); the export writes the
-  # dtype the starting checkpoint was stored in.
-  model = models.load_pretrained(model_dir, dtype=spec.dtype, param_dtype=jnp.float32, mesh=mesh)
+  _print_data_counts(spec, train_data, train_files)
+  total_steps = spec.train.steps or train_data.local.num_batches  # 0 = until data.epochs are used up
+  optim = dataclasses.replace(spec.optim, total_steps=(
+      total_steps if spec.optim.schedule_unit == "rollout" else total_steps * spec.train.updates_per_step))
+
+  # ---- Model: float32 master weights whatever the compute dtype; exports write the dtype the starting
+  # checkpoint was stored in. ----
+  model_dir = (_process_zero_first("embedded policy", lambda: ensure_policy(spec.warm_start))
+               if spec.warm_start is not None else spec.model.path)
+  model = models.load_pretrained(model_dir, dtype=spec.model.dtype, param_dtype=jnp.float32, mesh=mesh)
   export_dtype = hf_weights.stored_dtype(model_dir)
 
-  objective = spec.objective
-  tx = make_optimizer(spec.optim)
-  graphdef, state = create_train_state(model, tx, objective.init_state(), seed=c.train.seed)
+  # ---- Programs and train state ----
+  tx = make_optimizer(optim)
+  graphdef, state = create_train_state(model, tx, spec.objective.init_state(), seed=spec.train.seed)
   state = _replicate_unsharded(state, mesh)
+  programs = build_programs(spec, graphdef, mesh, tx, jax.tree.map(lambda x: x.sharding, state))
   ref_params = None
-  if objective.config.kl is not None:  # frozen copy of the initial policy, kept in the compute dtype
-    ref_params = jax.tree.map(jnp.copy, cast_params(state.params, spec.dtype))
-
-  rows = c.rollout.prompts_per_step * c.rollout.num_samples
-  minibatch_rows = rows // c.train.mini_batches
-  data_parallel = mesh.shape["data"] * mesh.shape["fsdp"]
-  needs_old_entropy = "old_entropy" in objective.required_inputs()
-  scoring_rows = max(minibatch_rows // c.train.micro_batches, data_parallel)
-  scoring_fn = make_scoring_fn(graphdef, temperature=c.rollout.temperature or 1.0, chunk_size=c.train.chunk_size,
-                               with_entropy=True, rows_per_chunk=scoring_rows, constrain=acts.constrain)
-  update_step = jax.jit(
-      make_update_step(graphdef, objective, tx, UpdateConfig(
-          micro_batches=c.train.micro_batches, temperature=c.rollout.temperature or 1.0,
-          chunk_size=c.train.chunk_size, remat=c.model.remat), constrain=acts.constrain),
-      donate_argnums=0)
-  update_schedules = jax.jit(objective.update_state)
-
-  reward = build_run_reward(c)
-  run_dir = spec.run_dir
+  if spec.objective.config.kl is not None:  # frozen copy of the initial policy, kept in the compute dtype
+    ref_params = jax.tree.map(jnp.copy, cast_params(state.params, spec.model.dtype))
+  reward = build_run_reward(spec.reward)
   # Every process runs the (collective) evaluation; only process 0 writes its reports.
-  evaluator = build_evaluator(c, graphdef, codec, reward, mesh, eval_files, report_dir=os.path.join(run_dir, "eval"))
+  evaluator = build_evaluator(spec.eval, spec.data, seed=spec.train.seed, graphdef=graphdef, codec=spec.codec,
+                              reward=reward, mesh=mesh, heldout_files=heldout_files,
+                              report_dir=os.path.join(spec.run_dir, "eval"))
+  diagnostics = _build_diagnostics(spec, graphdef, programs, mesh)
   if start is not None:
     state, _ = checkpoints.restore(start, state)
     if jax.process_index() == 0:
       print(f"resumed from {checkpoints.directory} at step {start}", flush=True)
   start = int(state.rollout_step)
+  rollout_config = _rollout_config(spec)
+  place = _placer(mesh)
 
-  rollout_config = RolloutConfig(
-      prompts_per_step=c.rollout.prompts_per_step,
-      sampling=SamplingSettings(num_samples=c.rollout.num_samples, max_new_tokens=c.rollout.max_new_tokens,
-                                temperature=c.rollout.temperature, top_p=c.rollout.top_p, top_k=c.rollout.top_k,
-                                stop_token_ids=codec.stop_token_ids),
-      advantage_estimator=c.advantage.estimator,
-      advantage_hparams=c.advantage.hparams.to_dict(), dynamic_sampling=c.train.dynamic_sampling,
-      max_gen_batches=c.train.max_gen_batches, overlong_buffer=c.train.overlong_buffer,
-      overlong_penalty=c.train.overlong_penalty, mask_truncated=c.train.mask_truncated,
-      tis_cap=c.train.tis_cap, need_old_entropy=needs_old_entropy)
-  generate = make_generate_fn(graphdef, rollout_config.sampling, mesh)
-  diagnostics = None
-  if c.diagnostics.every:
-    diagnostics = Diagnostics(
-        graphdef, DiagnosticsConfig(out_dir=os.path.join(run_dir, "diagnostics"), every=c.diagnostics.every,
-                                    prob_threshold=c.diagnostics.prob_threshold or None,
-                                    ece_bins=c.diagnostics.ece_bins, top_p=c.diagnostics.top_p,
-                                    top_k=c.diagnostics.top_k, mask_ratio=c.diagnostics.mask_ratio),
-        scoring_fn=scoring_fn, group_size=c.rollout.num_samples, rows_per_chunk=scoring_rows,
-        clip=training_clip_range(objective.config), temperature=c.rollout.temperature or 1.0,
-        chunk_size=c.train.chunk_size, mini_batches=c.train.mini_batches, ppo_epochs=c.train.ppo_epochs,
-        constrain=acts.constrain)
-  lr_schedule = learning_rate_schedule(spec.optim)
-
-  def place(x: np.ndarray) -> jax.Array:
-    """Host data identical on every process -> a global array in the training layout."""
-    return jax.device_put(x, acts.sharding("act_bt" if x.ndim >= 2 else "act_b", x.shape)
-                          if x.ndim >= 1 else None)
-
-  logger = MetricsLogger(run_dir, c.train.steps, tensorboard=c.log.tensorboard, resume_step=start)
-  history, metrics, stopped = [], {}, False
+  # ---- Loop ----
+  logger = MetricsLogger(spec.run_dir, total_steps, tensorboard=spec.log.tensorboard, resume_step=start)
+  logger.log_text("config", run_identity.config_text(spec.resolved), start)
+  history, metrics, stopped, exhausted, saved_step = [], {}, False, False, start
   try:
     with _StopRequested() as stop:
       if evaluator is not None and start == 0:
         history.append(logger.log(0, evaluator.run(state.params, step=0)))
-      for step in range(start, c.train.steps):
+      for step in range(start, total_steps):
         t0 = time.monotonic()
-        key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
-        batch, metrics, outcomes = collect_rollout(
-            config=rollout_config, prompt_batches=train_data,
-            generate_fn=lambda *args: generate(state.params, *args),
-            score_texts=reward, decode=codec.decode, scoring_fn=scoring_fn, params=state.params,
-            ref_params=ref_params, key=jax.random.fold_in(key, 0), place=place)
+        step_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
+
+        # Rollout: sample with the live parameters, score, shape, advantages, old / reference log-probs.
+        try:
+          batch, metrics, outcomes = collect_rollout(
+              config=rollout_config, prompt_batches=train_data,
+              generate_fn=lambda *args: programs.generate(state.params, *args), score_texts=reward,
+              decode=spec.codec.decode, scoring_fn=programs.score, params=state.params, ref_params=ref_params,
+              key=jax.random.fold_in(step_key, KeyStream.ROLLOUT), place=place)
+        except StopIteration:
+          exhausted = True
+          if jax.process_index() == 0:
+            print(f"data: the {spec.data.epochs} epoch(s) of {', '.join(train_files)} are used up after {step} "
+                  f"steps (data.epochs; train.steps={spec.train.steps})", flush=True)
+          break
+        except GenerationCapReached as e:
+          raise TrainingStopped(f"training stopped at step {step + 1}: {e}; the last checkpoint "
+                                f"({checkpoints.latest_step()}) is the resume point") from None
         t1 = time.monotonic()
-        record = None
-        if diagnostics is not None:
-          record = diagnostics.before(state.params, batch, step + 1, outcomes,
-                                      learning_rate=float(lr_schedule(int(state.step))))
-        update_metrics = []
-        for epoch in range(c.train.ppo_epochs):
-          order = np.arange(rows).reshape(c.rollout.prompts_per_step, -1)  # whole groups per mini-batch
-          if c.train.ppo_epochs > 1:
-            order = np.random.default_rng([c.train.seed, step, epoch]).permutation(order)
-          for m, rows_idx in enumerate(np.split(order.reshape(-1), c.train.mini_batches)):
-            # A host index array: the same on every process, so the gather is one SPMD program.
-            minibatch = jax.tree.map(lambda x: x[rows_idx], batch)
-            state, step_metrics = update_step(state, minibatch, jax.random.fold_in(key, 1 + epoch * 1000 + m))
-            update_metrics.append(step_metrics)
-        host_metrics = [{k: float(v) for k, v in m.items()} for m in update_metrics]
+        lr = learning_rate(optim, optimizer_step=int(state.step), rollout_step=step)
+        record = (diagnostics.before(state.params, batch, step + 1, outcomes, learning_rate=lr)
+                  if diagnostics is not None else None)
+
+        # Update: mini-batches of whole groups, ppo_epochs passes, one jitted donated step each.
+        state, update_metrics = _update_stage(spec, programs, state, batch, step, step_key)
         t2 = time.monotonic()
+
+        # Schedules: transform states (SIREN anchor, Positive-Advantage lambda, adaptive coefficients).
+        state = _schedules_stage(spec, programs, state, update_metrics, step, train_data.num_prompts, total_steps)
+
+        # Bookkeeping: metrics, evaluation, logs, checkpoints, exports, stop decisions.
         if record is not None:
           metrics.update(diagnostics.after(state.params, record))
-        last = host_metrics[-1]
-        skipped = int(sum(m["actor/update_skipped"] for m in host_metrics))
-        if not last["actor/update_skipped"]:
-          # The schedules read the last update's metrics; a skipped update's may be NaN (a SIREN anchor
-          # taken from them would be NaN for good), so its transform states are kept as they were.
-          progress = TrainingProgress.create(
-              step=step + 1, total_steps=c.train.steps,
-              epoch=(step + 1) * c.rollout.prompts_per_step // train_data.num_prompts, total_epochs=c.data.epochs)
-          state = state.replace(objective_state=update_schedules(state.objective_state, update_metrics[-1], progress))
-        state = state.replace(rollout_step=state.rollout_step + 1)
-        metrics.update({k: float(np.mean([m[k] for m in host_metrics])) for k in last})
-        for k in _LAST_VALUE_METRICS:  # counters: the value after the step, not a mean over its updates
-          metrics[k] = last[k]
+        metrics.update(_update_metrics(update_metrics))
         tokens = float(jnp.sum(batch.response_mask > 0))
         metrics.update({"time/rollout_s": t1 - t0, "time/update_s": t2 - t1,
-                        "perf/update_tokens_per_s": tokens * c.train.ppo_epochs / max(t2 - t1, 1e-9),
-                        "perf/rollout_tokens_per_s": tokens / max(t1 - t0, 1e-9),
-                        "optim/lr": float(lr_schedule(int(state.step)))})
-        if evaluator is not None and (step + 1) % c.eval.every == 0:
+                        "perf/update_tokens_per_s": tokens * spec.train.ppo_epochs / max(t2 - t1, 1e-9),
+                        "perf/rollout_tokens_per_s": tokens / max(t1 - t0, 1e-9), "optim/lr": lr})
+        if evaluator is not None and (step + 1) % spec.eval.every == 0:
           metrics.update(evaluator.run(state.params, step=step + 1))
         history.append(logger.log(step + 1, metrics))
-        skips = int(last["actor/consecutive_skips"])
-        if skipped and jax.process_index() == 0:
-          print(f"step {step + 1}: {skipped} of {len(host_metrics)} optimizer update(s) skipped (non-finite "
-                f"loss or gradient); {skips} consecutive, {int(last['actor/skipped_total'])} in the run; the run "
-                f"stops at optim.max_consecutive_skips={spec.optim.max_consecutive_skips}", flush=True)
-        if skips >= spec.optim.max_consecutive_skips:
-          checkpoints.save(step + 1, state, train_data.state(), force=True)
-          raise TrainingStopped(
-              f"training stopped at step {step + 1}: {skips} consecutive optimizer updates had a non-finite loss "
-              f"or gradient (optim.max_consecutive_skips={spec.optim.max_consecutive_skips}); the parameters "
-              f"are those of the last finite update, checkpointed as step {step + 1} in {checkpoints.directory}. "
-              f"Find the cause (learning rate, data, reward) first: a resume continues from that checkpoint")
-        done = step + 1 == c.train.steps
+        _check_skips(spec, checkpoints, state, train_data, metrics, step)
         stop_now = _any_process(stop.signal is not None)
-        if stop_now or done or (spec.checkpoint.every and (step + 1) % spec.checkpoint.every == 0):
+        if stop_now or step + 1 == total_steps or (spec.checkpoint.every and (step + 1) % spec.checkpoint.every == 0):
           checkpoints.save(step + 1, state, train_data.state(), force=True)
+          saved_step = step + 1
         if spec.checkpoint.export_hf_every and (step + 1) % spec.checkpoint.export_hf_every == 0:
-          export_policy(graphdef, state.params, codec, os.path.join(run_dir, "hf", f"step_{step + 1}"), export_dtype)
+          export_policy(graphdef, state.params, spec.codec, os.path.join(spec.run_dir, "hf", f"step_{step + 1}"),
+                        export_dtype)
         if stop_now:
           if jax.process_index() == 0:
             received = f"signal {stop.signal}" if stop.signal is not None else "a signal on another process"
             print(f"received {received}: checkpoint written at step {step + 1}, exiting", flush=True)
           stopped = True
           break
+      if exhausted and int(state.rollout_step) != saved_step:
+        checkpoints.save(int(state.rollout_step), state, train_data.state(), force=True)
       if not stopped:
-        export_policy(graphdef, state.params, codec, os.path.join(run_dir, "hf", "final"), export_dtype)
+        export_policy(graphdef, state.params, spec.codec, os.path.join(spec.run_dir, "hf", "final"), export_dtype)
   finally:
     checkpoints.close()
     logger.close()
     reward.close()
-  return TrainResult(run_dir=run_dir, steps_done=int(state.rollout_step), last_metrics=metrics,
-                     stopped_by_signal=stopped, history=history)
+  return TrainResult(run_dir=spec.run_dir, steps_done=int(state.rollout_step), last_metrics=metrics,
+                     stopped_by_signal=stopped, history=history, data_exhausted=exhausted)
 
 
-def data_files(c) -> tuple[tuple[str, ...], tuple[str, ...]]:
-  """Train and held-out prompt files; the built-in task's when none are configured."""
-  split = lambda files: tuple(f for f in files.split(",") if f)  # noqa: E731
-  train, heldout = split(c.data.train_files), split(c.data.eval_files)
+def _update_stage(spec: RunSpec, programs: Programs, state: TrainState, batch, step: int,
+                  step_key: jax.Array) -> tuple[TrainState, list[dict]]:
+  """ppo_epochs passes over the rollout batch in train.mini_batches mini-batches of whole groups."""
+  rows = batch.num_rows
+  update_key = jax.random.fold_in(step_key, KeyStream.UPDATE)
+  update_metrics = []
+  for epoch in range(spec.train.ppo_epochs):
+    order = np.arange(rows).reshape(spec.rollout.prompts_per_step, -1)  # one row of groups per prompt
+    if spec.train.ppo_epochs > 1:
+      order = np.random.default_rng([spec.train.seed, step, epoch]).permutation(order)
+    epoch_key = jax.random.fold_in(update_key, epoch)
+    for m, rows_idx in enumerate(np.split(order.reshape(-1), spec.train.mini_batches)):
+      # A host index array: the same on every process, so the gather is one SPMD program.
+      minibatch = jax.tree.map(lambda x: x[rows_idx], batch)
+      state, step_metrics = programs.update(state, minibatch, jax.random.fold_in(epoch_key, m))
+      update_metrics.append(step_metrics)
+  return state, update_metrics
+
+
+def _schedules_stage(spec: RunSpec, programs: Programs, state: TrainState, update_metrics: list[dict], step: int,
+                     num_prompts: int, total_steps: int) -> TrainState:
+  """Advances the transform states from the step's last update, then counts the rollout step."""
+  if not float(update_metrics[-1]["actor/update_skipped"]):
+    # The schedules read the last update's metrics; a skipped update's may be NaN (a SIREN anchor taken
+    # from them would be NaN for good), so its transform states are kept as they were.
+    progress = TrainingProgress.create(
+        step=step + 1, total_steps=total_steps,
+        epoch=(step + 1) * spec.rollout.prompts_per_step // num_prompts, total_epochs=spec.data.epochs)
+    state = state.replace(objective_state=programs.update_schedules(state.objective_state, update_metrics[-1],
+                                                                    progress))
+  return state.replace(rollout_step=state.rollout_step + 1)
+
+
+def _update_metrics(update_metrics: list[dict]) -> dict[str, float]:
+  """Means over the step's updates; counters as their value after the last one."""
+  host = [{k: float(v) for k, v in m.items()} for m in update_metrics]
+  out = {k: float(np.mean([m[k] for m in host])) for k in host[-1]}
+  out.update({k: host[-1][k] for k in _LAST_VALUE_METRICS})
+  out["actor/updates_skipped"] = float(sum(m["actor/update_skipped"] for m in host))
+  return out
+
+
+def _check_skips(spec: RunSpec, checkpoints: RunCheckpoints, state: TrainState, train_data, metrics: dict,
+                 step: int) -> None:
+  """Reports skipped (non-finite) updates and stops the run after optim.max_consecutive_skips in a row."""
+  skipped, skips = int(metrics["actor/updates_skipped"]), int(metrics["actor/consecutive_skips"])
+  if skipped and jax.process_index() == 0:
+    print(f"step {step + 1}: {skipped} optimizer update(s) skipped (non-finite loss or gradient); {skips} "
+          f"consecutive, {int(metrics['actor/skipped_total'])} in the run; the run stops at "
+          f"optim.max_consecutive_skips={spec.optim.max_consecutive_skips}", flush=True)
+  if skips >= spec.optim.max_consecutive_skips:
+    checkpoints.save(step + 1, state, train_data.state(), force=True)
+    raise TrainingStopped(
+        f"training stopped at step {step + 1}: {skips} consecutive optimizer updates had a non-finite loss "
+        f"or gradient (optim.max_consecutive_skips={spec.optim.max_consecutive_skips}); the parameters "
+        f"are those of the last finite update, checkpointed as step {step + 1} in {checkpoints.directory}. "
+        f"Find the cause (learning rate, data, reward) first: a resume continues from that checkpoint")
+
+
+def _data_files(spec: RunSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+  """Train and held-out prompt files; the built-in task's where none are configured."""
+  train, heldout = spec.data.train_files, spec.data.eval_files
   if not train or not heldout:
-    builtin_train, builtin_heldout = embedded.data_files(task=c.data.builtin_task)
+    builtin_train, builtin_heldout = builtin_data_files(spec.data.builtin_task)
     train, heldout = train or (builtin_train,), heldout or (builtin_heldout,)
   return train, heldout
 
 
-def data_config(c, files: tuple[str, ...], *, shuffle: bool, prompts: int, epochs: int) -> PromptDataConfig:
-  return PromptDataConfig(files=files, question_field=c.data.question_field, answer_field=c.data.answer_field,
-                          template=c.data.template, max_prompt_length=c.data.max_prompt_length,
-                          skip_malformed=c.data.skip_malformed, shuffle=shuffle, seed=c.data.shuffle_seed,
-                          epochs=epochs, prompts_per_step=prompts, drop_remainder=shuffle)
+def _print_data_counts(spec: RunSpec, train_data: GlobalPromptBatches, train_files) -> None:
+  if jax.process_index() == 0:
+    counts = train_data.counts
+    print(f"data: {counts.kept} prompts from {counts.records} rows of {', '.join(train_files)}; "
+          f"{counts.malformed} malformed rows skipped (data.skip_malformed), {counts.too_long} prompts over "
+          f"data.max_prompt_length={spec.data.max_prompt_length} tokens dropped", flush=True)
+
+
+def _rollout_config(spec: RunSpec) -> RolloutConfig:
+  t = spec.train
+  return RolloutConfig(
+      prompts_per_step=spec.rollout.prompts_per_step, sampling=spec.rollout.sampling,
+      advantage_estimator=spec.advantage.estimator, advantage_hparams=dict(spec.advantage.hparams),
+      dynamic_sampling=t.dynamic_sampling, max_gen_batches=t.max_gen_batches, gen_cap=t.gen_cap,
+      overlong_buffer=t.overlong_buffer, overlong_penalty=t.overlong_penalty, mask_truncated=t.mask_truncated,
+      tis_cap=t.tis_cap, need_old_entropy="old_entropy" in spec.objective.required_inputs())
+
+
+def _build_diagnostics(spec: RunSpec, graphdef, programs: Programs, mesh) -> Diagnostics | None:
+  if spec.diagnostics is None:
+    return None
+  return Diagnostics(
+      graphdef, spec.diagnostics, scoring_fn=programs.score, group_size=spec.rollout.sampling.num_samples,
+      rows_per_chunk=programs.scoring_rows, clip=training_clip_range(spec.objective.config),
+      temperature=spec.rollout.sampling.logprob_temperature, chunk_size=spec.train.chunk_size,
+      mini_batches=spec.train.mini_batches, ppo_epochs=spec.train.ppo_epochs,
+      constrain=sharding.ActivationSharding(mesh, "train").constrain)
+
+
+def _placer(mesh) -> Callable[[np.ndarray], jax.Array]:
+  acts = sharding.ActivationSharding(mesh, "train")
+
+  def place(x: np.ndarray) -> jax.Array:
+    """Host data identical on every process -> a global array in the training layout."""
+    return jax.device_put(x, acts.sharding("act_bt" if x.ndim >= 2 else "act_b", x.shape) if x.ndim >= 1 else None)
+
+  return place
 
 
 def export_policy(graphdef, params, codec: TextCodec, path: str, dtype) -> None:

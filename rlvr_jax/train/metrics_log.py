@@ -89,6 +89,12 @@ class MetricsLogger:
         self._writer = SummaryWriter(os.path.join(run_dir, "tensorboard"),
                                      purge_step=resume_step + 1 if resume_step > 0 else 0)
 
+  def log_text(self, tag: str, text: str, step: int = 0) -> None:
+    """A text record in TensorBoard (the run's config, as flax's examples log their hyperparameters)."""
+    if self._writer is not None:
+      self._writer.add_text(tag, text, step)
+      self._writer.flush()
+
   def log(self, step: int, metrics: Mapping[str, float]) -> dict[str, float]:
     values = {k: _scalar(v) for k, v in metrics.items()}
     if not self.enabled:

@@ -23,37 +23,9 @@ from flax import nnx
 from rlvr_jax.diagnostics import ResponseOutcomes
 from rlvr_jax.diagnostics.host_arrays import to_host
 from rlvr_jax.objectives.advantages import compute_advantages
-from rlvr_jax.sampling import generate
+from rlvr_jax.sampling import SamplingSettings
 from rlvr_jax.train import shaping
-from rlvr_jax.train.state import RolloutBatch
-
-
-@dataclasses.dataclass(frozen=True)
-class SamplingSettings:
-  """How responses are drawn (static: each distinct value compiles its own sampler)."""
-
-  num_samples: int
-  max_new_tokens: int
-  temperature: float
-  top_p: float
-  top_k: int
-  stop_token_ids: tuple[int, ...]
-
-
-def make_generate_fn(graphdef, settings: SamplingSettings, mesh) -> Callable:
-  """(params, prompt_ids, prompt_mask, prompt_row_ids, key) -> sampler output, from live parameters.
-
-  Parameters are passed in (not captured), so new weights after each update never recompile; each
-  prompt's samples draw from keys folded with its dataset row id, so they do not depend on the batch.
-  """
-  def run(params, prompt_ids, prompt_mask, prompt_row_ids, key):
-    # Host (numpy) prompts: the sampler validates their left padding before placing them.
-    return generate(nnx.merge(graphdef, params), np.asarray(prompt_ids), np.asarray(prompt_mask), key=key,
-                    prompt_ids_for_rng=np.asarray(prompt_row_ids), max_new_tokens=settings.max_new_tokens,
-                    temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-                    stop_token_ids=settings.stop_token_ids, num_samples=settings.num_samples, mesh=mesh)
-
-  return run
+from rlvr_jax.objectives.rollout_batch import RolloutBatch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +35,8 @@ class RolloutConfig:
   advantage_estimator: str
   advantage_hparams: dict
   dynamic_sampling: bool = False
-  max_gen_batches: int = 1
+  max_gen_batches: int = 1  # 0 = unlimited
+  gen_cap: str = "stop"  # shaping.GEN_CAP_MODES
   overlong_buffer: int = 0
   overlong_penalty: float = 1.0
   mask_truncated: bool = False
@@ -137,15 +110,20 @@ def collect_rollout(
     key: jax.Array,
     place: Callable[[np.ndarray], jax.Array],
 ) -> tuple[RolloutBatch, dict[str, float], ResponseOutcomes]:
-  """Generates until `prompts_per_step` groups are collected (dynamic sampling refills from further
-  prompt batches, at most `max_gen_batches`), then computes everything the update steps read.
+  """Generates until `prompts_per_step` groups are collected (dynamic sampling draws further generation
+  batches, at most `max_gen_batches`, and keeps the first informative groups in the order generated, as
+  verl's DAPO trainer), then computes everything the update steps read.
+
+  Raises StopIteration when the prompt data is used up, and `shaping.GenerationCapReached` when dynamic
+  sampling reaches its cap still short with gen_cap="stop".
 
   Returns the batch, the rollout metrics, and the host-side outcomes of its responses (for diagnostics).
   """
   n = config.sampling.num_samples
   parts, informative_total, generated_groups = [], 0, 0
-  for gen_batch in range(config.max_gen_batches if config.dynamic_sampling else 1):
-    batch = next(prompt_batches)
+  while True:
+    batch = next(prompt_batches)  # StopIteration: the data's epochs are used up
+    gen_batch = len(parts)
     out = generate_fn(batch.ids, batch.mask, batch.row_ids, jax.random.fold_in(key, gen_batch))
     tokens = to_host(out.tokens)
     response_mask = to_host(out.response_mask).astype(np.float32)
@@ -160,16 +138,25 @@ def collect_rollout(
         scores=np.asarray(result.scores, np.float32), correct=np.asarray(result.correct, bool),
         reward_metrics=dict(result.metrics), extracted=list(result.extracted))
     generated_groups += part.scores.size // n
-    if config.dynamic_sampling:
-      informative = shaping.informative_groups(part.scores, n)
-      informative_total += int(informative.sum())
     parts.append(part)
-    if not config.dynamic_sampling or informative_total >= config.prompts_per_step:
+    if not config.dynamic_sampling:
+      break
+    informative_total += int(shaping.informative_groups(part.correct, n).sum())
+    if informative_total >= config.prompts_per_step:
+      break
+    if config.max_gen_batches and len(parts) >= config.max_gen_batches:
+      if config.gen_cap == "stop":
+        raise shaping.GenerationCapReached(
+            f"dynamic sampling drew train.max_gen_batches={config.max_gen_batches} generation batches of "
+            f"{batch.ids.shape[0]} prompts and found {informative_total} prompts whose responses were not all "
+            f"equally correct, fewer than rollout.prompts_per_step={config.prompts_per_step} (verl's DAPO trainer "
+            f"stops here too). The data may be too hard or too easy for the policy; raise train.max_gen_batches "
+            f"(0 = unlimited), or set train.gen_cap=pad to fill the batch with zero-advantage groups")
       break
   gen = _concat(parts)
   metrics: dict[str, float] = {}
   if config.dynamic_sampling:
-    groups, filled = shaping.select_groups(shaping.informative_groups(gen.scores, n), config.prompts_per_step)
+    groups, filled = shaping.select_groups(shaping.informative_groups(gen.correct, n), config.prompts_per_step)
     gen = gen.take_groups(groups, n)
     metrics.update({"dynamic_sampling/gen_batches": float(len(parts)),
                     "dynamic_sampling/informative_groups": float(informative_total),

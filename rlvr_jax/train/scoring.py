@@ -13,21 +13,7 @@ from flax import nnx
 
 from rlvr_jax.models.modules import Constrain, no_constraint
 from rlvr_jax.models.precision import merge_for_reading
-from rlvr_jax.objectives.token_stats import TokenStats, token_statistics
-from rlvr_jax.train.state import sequence_inputs
-
-
-def completion_statistics(model, prompt_ids, prompt_mask, completion_ids, completion_mask, *, temperature: float,
-                          chunk_size: int, constrain: Constrain = no_constraint, remat: bool = False,
-                          **stats_kwargs) -> TokenStats:
-  """TokenStats [R, N] of the completion tokens under `model` (with gradient, if the caller takes one)."""
-  ids, mask = sequence_inputs(prompt_ids, prompt_mask, completion_ids, completion_mask)
-  hidden, _ = model(ids, mask, constrain=constrain, remat=remat)  # [R, P + N, D]
-  prompt_len = prompt_ids.shape[1]
-  # Position P + t - 1 predicts completion token t.
-  predicting = hidden[:, prompt_len - 1: prompt_len - 1 + completion_ids.shape[1]]
-  return token_statistics(predicting, model.unembed, completion_ids, temperature=temperature,
-                          chunk_size=chunk_size, **stats_kwargs)
+from rlvr_jax.objectives.completion_stats import completion_statistics
 
 
 def make_scoring_fn(graphdef: nnx.GraphDef, *, temperature: float, chunk_size: int, with_entropy: bool,

@@ -8,6 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
+# What dynamic sampling does when train.max_gen_batches generation batches still hold too few informative
+# groups: "stop" the run (verl's DAPO trainer raises there), or "pad" the batch with uninformative groups
+# (zero advantage; they dilute token-mean losses, so it is opt-in).
+GEN_CAP_MODES = ("stop", "pad")
+
+
+class GenerationCapReached(RuntimeError):
+  """Dynamic sampling drew train.max_gen_batches generation batches without enough informative groups."""
+
 
 def overlong_penalty(lengths: np.ndarray, *, max_new_tokens: int, buffer: int, factor: float) -> np.ndarray:
   """DAPO soft overlong punishment, counted in tokens: 0 up to max - buffer, then linear down to -1 at
@@ -19,10 +28,14 @@ def overlong_penalty(lengths: np.ndarray, *, max_new_tokens: int, buffer: int, f
   return (factor * penalty).astype(np.float32)
 
 
-def informative_groups(rewards: np.ndarray, group_size: int) -> np.ndarray:
-  """[G] bool: groups whose rewards are not all equal (DAPO dynamic sampling keeps only these: a group
-  with identical rewards has zero advantage under every group-relative estimator)."""
-  grouped = rewards.reshape(-1, group_size)
+def informative_groups(values: np.ndarray, group_size: int) -> np.ndarray:
+  """[G] bool: groups whose values are not all equal (DAPO dynamic sampling keeps only these: a group
+  with identical rewards has zero advantage under every group-relative estimator). The trainer passes
+  the verifier's correctness, as verl's `filter_groups.metric=acc` does in every recipe; a group of
+  one response is kept (verl: std of a single value is taken as informative)."""
+  grouped = np.asarray(values, np.float32).reshape(-1, group_size)
+  if group_size == 1:
+    return np.ones(grouped.shape[0], bool)
   return grouped.max(axis=1) > grouped.min(axis=1)
 
 

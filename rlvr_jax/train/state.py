@@ -1,4 +1,4 @@
-"""The pytrees the trainer passes through its jitted functions: the train state and a rollout batch.
+"""The train state: the pytree the trainer passes through (and donates to) its jitted update step.
 
 The train state is one pytree (parameters, optimizer state, transform states such as SIREN's anchor and
 the Positive-Advantage lambda, step, PRNG key), so a single orbax save/restore captures a run exactly
@@ -45,44 +45,3 @@ def create_train_state(model: nnx.Module, tx: optax.GradientTransformation, obje
       rollout_step=jnp.zeros((), jnp.int32),
       key=jax.random.key_data(jax.random.key(seed)),
   )
-
-
-@struct.dataclass
-class RolloutBatch:
-  """One batch of scored responses, rows = responses (prompt-major: prompt p's samples are adjacent).
-
-  Prompts are left-padded to a common bucket P, completions right-padded to N, so response token t of
-  every row sits at sequence position P + t and is predicted by position P + t - 1.
-
-  Attributes:
-    prompt_ids, prompt_mask: [R, P].
-    completion_ids: [R, N].
-    response_mask: [R, N] float32, tokens that enter the loss (real tokens, minus masked truncations).
-    advantages: [R, N] float32.
-    old_logp: [R, N] float32, log-probs under the parameters that generated the rollout (recomputed).
-    old_entropy: [R, N] float32 entropy under those parameters, or None when nothing needs it.
-    ref_logp: [R, N] float32 reference-policy log-probs, or None without a KL loss.
-  """
-
-  prompt_ids: jax.Array
-  prompt_mask: jax.Array
-  completion_ids: jax.Array
-  response_mask: jax.Array
-  advantages: jax.Array
-  old_logp: jax.Array
-  old_entropy: jax.Array | None = None
-  ref_logp: jax.Array | None = None
-
-  @property
-  def num_rows(self) -> int:
-    return self.prompt_ids.shape[0]
-
-  def take(self, rows: jax.Array) -> "RolloutBatch":
-    return jax.tree.map(lambda x: x[rows], self)
-
-
-def sequence_inputs(prompt_ids, prompt_mask, completion_ids, completion_mask):
-  """Concatenated [R, P + N] ids and attention mask of prompt + completion."""
-  ids = jnp.concatenate([prompt_ids, completion_ids], axis=1)
-  mask = jnp.concatenate([prompt_mask.astype(jnp.int32), completion_mask.astype(jnp.int32)], axis=1)
-  return ids, mask

@@ -20,8 +20,9 @@ from flax import nnx
 from rlvr_jax.models.modules import Constrain, no_constraint
 from rlvr_jax.objectives import Objective, TokenBatch
 from rlvr_jax.objectives.token_stats import TokenStats
-from rlvr_jax.train.scoring import completion_statistics
-from rlvr_jax.train.state import RolloutBatch, TrainState
+from rlvr_jax.objectives.completion_stats import completion_statistics
+from rlvr_jax.objectives.rollout_batch import RolloutBatch
+from rlvr_jax.train.state import TrainState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +125,7 @@ def make_update_step(graphdef: nnx.GraphDef, objective: Objective, tx: optax.Gra
     # A non-finite loss skips the update even when its gradient came out finite (a NaN in a term whose
     # gradient is stopped): the optimizer's guard only looks at the gradient.
     grads = jax.tree.map(lambda g: jnp.where(jnp.isfinite(loss), g, jnp.nan), grads)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params, rollout_step=state.rollout_step)
     params = optax.apply_updates(state.params, updates)
     metrics = {
         **metrics,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from rlvr_jax.data import (ArithmeticTask, PromptDataConfig, builtin_tokenizer, generate_arithmetic,
-                           load_prompts, question_split, solve_question, write_arithmetic_jsonl,
-                           write_builtin_splits)
+from rlvr_jax.data import PromptDataConfig, load_prompts
+from rlvr_jax.embedded import (ArithmeticTask, builtin_tokenizer, generate_arithmetic, question_split, solve_question,
+                               write_arithmetic_jsonl, write_builtin_splits)
 
 
 def _evaluate(question: str) -> int:

@@ -8,7 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from rlvr_jax.data import PromptDataConfig, builtin_tokenizer, prompt_bucket, prompt_pipeline
+from rlvr_jax.data import PromptDataConfig, prompt_bucket, prompt_pipeline
+
+from rlvr_jax.embedded import builtin_tokenizer
 
 
 @pytest.fixture(scope="module")

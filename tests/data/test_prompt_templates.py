@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr_jax.data import TEMPLATES, builtin_tokenizer, render_prompt
+from rlvr_jax.data import TEMPLATES, render_prompt
+
+from rlvr_jax.embedded import builtin_tokenizer
 
 
 def test_qwen_math_exact_text():

@@ -22,7 +22,8 @@ from rlvr_jax import models
 from rlvr_jax.objectives import Objective, build_objective
 from rlvr_jax.objectives.presets import method_preset
 from rlvr_jax.train.scoring import make_scoring_fn
-from rlvr_jax.train.state import RolloutBatch, TrainState
+from rlvr_jax.objectives.rollout_batch import RolloutBatch
+from rlvr_jax.train.state import TrainState
 from rlvr_jax.train.update import UpdateConfig, make_update_step
 
 ROWS, PROMPT, RESPONSE, VOCAB, GROUP = 8, 4, 6, 512, 4

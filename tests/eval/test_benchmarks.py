@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from rlvr_jax.data import PromptDataConfig, builtin_tokenizer, load_prompts
+from rlvr_jax.data import PromptDataConfig, load_prompts
+
+from rlvr_jax.embedded import builtin_tokenizer
 from rlvr_jax.eval.benchmarks import (BENCHMARKS, BenchmarkSpec, load_benchmark, load_benchmarks, normalize_record,
                                       parse_benchmark_specs, write_rows)
 

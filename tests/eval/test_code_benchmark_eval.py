@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 from rlvr_jax import models
-from rlvr_jax.data import builtin_tokenizer
-from rlvr_jax.data.code_task import CODE_INSTRUCTION
-from rlvr_jax.data.tokenizer import IM_END
+from rlvr_jax.embedded import builtin_tokenizer
+from rlvr_jax.embedded.code_task import CODE_INSTRUCTION
+from rlvr_jax.embedded.tokenizer import IM_END
 from rlvr_jax.eval import (BENCHMARKS, BenchmarkSpec, EvalPrompting, exact_equivalence, load_benchmark,
                            load_benchmarks, prepare_prompt_set, sample_prompt_set, summarize, write_rows)
 from rlvr_jax.rewards import RewardConfig
 from rlvr_jax.rewards.code import CodeExecReward, parse_spec
-from rlvr_jax.train import embedded
-from rlvr_jax.train.text_codec import TextCodec, save_tokenizer
+from rlvr_jax.embedded import tasks as embedded
+from rlvr_jax.data.text_codec import TextCodec, save_tokenizer
 from tests.data.test_code_benchmarks import (HUMANEVAL, LCB_FUNCTIONAL, LCB_STDIN, MBPP, MBPP_PLUS, SOLUTIONS,
                                              write_jsonl)
 
@@ -65,10 +65,10 @@ def test_registry_loads_code_benchmarks(files, tmp_path):
 def test_builtin_code_defaults_to_the_code_heldout_split(tmp_path, monkeypatch):
   monkeypatch.setenv("RLVR_JAX_CACHE", str(tmp_path))
   (benchmark,) = load_benchmarks("builtin_code", field="eval.benchmarks")
-  assert benchmark.path == embedded.data_files(task="code")[1]
+  assert benchmark.path == embedded.data_files("code")[1]
   assert len(benchmark) == embedded.CODE_HELDOUT_PROMPTS and not benchmark.majority_vote
   heldout_ids = set(benchmark.ids)
-  with open(embedded.data_files(task="code")[0]) as f:
+  with open(embedded.data_files("code")[0]) as f:
     assert heldout_ids.isdisjoint(json.loads(line)["id"] for line in f)
 
 

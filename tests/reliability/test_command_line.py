@@ -10,7 +10,7 @@ import time
 import pytest
 
 from rlvr_jax.config import ConfigError
-from rlvr_jax.config.schema import check_command_line
+from rlvr_jax.config.command_line import check_command_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEER = os.path.join(ROOT, "configs", "steer.py")
@@ -38,7 +38,7 @@ def test_config_file_that_does_not_load():
                                         r"exist"):
     check_command_line(["tpu_pod.py", "--config=configs/stear.py"])
   with pytest.raises(ConfigError, match=r"--config='.*steer\.py:model=qwen9': config variant model='qwen9'; "
-                                        r"known: tiny"):
+                                        r"known for steer\.py: tiny, "):
     check_command_line(["tpu_pod.py", "--config", f"{STEER}:model=qwen9"])
 
 

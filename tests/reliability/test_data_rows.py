@@ -1,14 +1,16 @@
 """Rows are checked when the pipeline the loop builds from the config reads them: a row without the
 configured answer field stops the run naming file, line and field; prompts over data.max_prompt_length
-are dropped and counted. These go through `rlvr_jax.train.loop.data_config`, i.e. the config fields the
-user sets, where tests/data/ calls the pipeline directly."""
+are dropped and counted. These go through `DataSpec.prompts` of the validated config, i.e. the config fields
+the user sets, where tests/data/ calls the pipeline directly."""
 
 import json
 
 import pytest
 
-from rlvr_jax.data import builtin_tokenizer, prompt_pipeline
-from rlvr_jax.train.loop import data_config
+from rlvr_jax.data import prompt_pipeline
+
+from rlvr_jax.config import validate
+from rlvr_jax.embedded import builtin_tokenizer
 from tests.reliability.conftest import config_with
 
 
@@ -18,7 +20,8 @@ def _write(path, rows) -> str:
 
 
 def _pipeline(config, path):
-  return prompt_pipeline(data_config(config, (path,), shuffle=True, prompts=4, epochs=1), builtin_tokenizer())
+  data = validate(config, num_devices=1).data
+  return prompt_pipeline(data.prompts((path,), prompts_per_batch=4, training=True), builtin_tokenizer())
 
 
 def test_row_without_the_configured_answer_field(tmp_path):

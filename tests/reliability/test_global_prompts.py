@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.data import PromptDataConfig, prompt_pipeline
-from rlvr_jax.data.tokenizer import builtin_tokenizer
+from rlvr_jax.embedded.tokenizer import builtin_tokenizer
 from rlvr_jax.train.global_prompts import global_order
 
 

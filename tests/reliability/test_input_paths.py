@@ -144,11 +144,12 @@ def _truncate(path: str) -> None:
 def test_builtin_codec_matches_the_tokenizer_saved_with_the_embedded_policy(tmp_path):
   """The loop can load the codec (and tokenize the data) before the embedded policy is built: the
   built-in codec encodes, decodes and stops exactly like the tokenizer saved beside that policy."""
-  from rlvr_jax.data import builtin_tokenizer, render_prompt
-  from rlvr_jax.train.text_codec import TextCodec, load_codec, save_tokenizer
+  from rlvr_jax.data import render_prompt
+  from rlvr_jax.data.text_codec import TextCodec, save_tokenizer
+  from rlvr_jax.embedded import builtin_tokenizer
 
   stop_tokens = ("<|im_end|>", "<|endoftext|>")
-  builtin = load_codec(config_with(), stop_tokens)
+  builtin = validate(config_with(), num_devices=1).codec
   save_tokenizer(builtin_tokenizer(), str(tmp_path))
   saved = TextCodec.load(str(tmp_path), stop_tokens)
   assert builtin.stop_token_ids == saved.stop_token_ids

@@ -37,7 +37,7 @@ def test_hung_and_crashed_reward_workers_do_not_stop_training(tmp_path, monkeypa
   markers.mkdir()
   rewards = []
 
-  def faulty_reward(config):
+  def faulty_reward(reward_spec):
     reward = MathVerifyReward(RewardConfig(timeout_s=TIMEOUT_S, workers=2),
                               verify_fn=functools.partial(hang_then_crash, str(markers)), initializer=None)
     rewards.append(reward)

@@ -12,11 +12,12 @@ import pytest
 
 from rlvr_jax import models
 from rlvr_jax.config import validate
-from rlvr_jax.data.code_task import generate_code_task
-from rlvr_jax.data.tokenizer import IM_END
+from rlvr_jax.embedded.code_task import generate_code_task
+from rlvr_jax.embedded.tokenizer import IM_END
 from rlvr_jax.rewards import RewardConfig
 from rlvr_jax.rewards.code import CodeExecReward, parse_spec
-from rlvr_jax.train import embedded
+from rlvr_jax.embedded import ensure_policy
+from rlvr_jax.embedded import tasks as embedded
 from rlvr_jax.train.loop import train
 
 _CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "steer_code.py")
@@ -63,11 +64,12 @@ def test_code_config_sets_the_task_reward_and_budget():
   spec = importlib.util.spec_from_file_location("steer_code", _CONFIG)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  tiny, paper = module.get_config(), module.get_config("model=qwen3-8b")
+  model = next(iter(module.RECIPES))
+  tiny, paper = module.get_config(), module.get_config(f"model={model}")
   assert (tiny.data.builtin_task, tiny.reward.name, tiny.data.template) == ("code", "code_exec", "raw")
   assert tiny.rollout.max_new_tokens >= 20 and tiny.eval.max_new_tokens >= 20
   assert (paper.data.builtin_task, paper.reward.name, paper.data.template) == ("code", "code_exec", "qwen_code")
-  assert paper.rollout.max_new_tokens == module.PAPER_SCALE["rollout"]["max_new_tokens"]
+  assert paper.rollout.max_new_tokens == module.RECIPES[model].values["rollout"]["max_new_tokens"]
 
 
 def test_steer_code_trains_end_to_end(tmp_path, embedded_cache):
@@ -91,7 +93,7 @@ def test_steer_code_trains_end_to_end(tmp_path, embedded_cache):
   assert sum(m["reward/correct"] for m in logged) > 0  # the warm-started policy writes passing programs
   assert max(m["actor/grad_norm"] for m in logged) > 0
 
-  train_file, heldout_file = embedded.data_files(task="code")
+  train_file, heldout_file = embedded.data_files("code")
   assert train_file.startswith(str(embedded_cache / "code_data"))
   for path, count in ((train_file, embedded.CODE_TRAIN_PROMPTS), (heldout_file, embedded.CODE_HELDOUT_PROMPTS)):
     with open(path) as f:
@@ -99,7 +101,7 @@ def test_steer_code_trains_end_to_end(tmp_path, embedded_cache):
     assert len(rows) == count and all(parse_spec(r["answer"]) for r in rows)
 
   policies = glob.glob(str(embedded_cache / "embedded_policy" / "*"))
-  initial_dir = embedded.ensure_policy(config)
+  initial_dir = ensure_policy(validate(config, num_devices=1).warm_start)
   assert initial_dir in policies
   initial = models.load_pretrained(initial_dir, dtype=np.float32)
   final = models.load_pretrained(str(tmp_path / "run" / "hf" / "final"), dtype=np.float32)
@@ -111,6 +113,6 @@ def test_unknown_builtin_task_names_the_field(tmp_path):
   config = _code_config(tmp_path / "run")
   config.data.builtin_task = "poetry"
   with pytest.raises(ValueError, match="data.builtin_task='poetry'"):
-    embedded.ensure_policy(config, cache_dir=str(tmp_path))
+    validate(config, num_devices=1)
   with pytest.raises(ValueError, match="data.builtin_task='poetry'"):
-    embedded.data_files(str(tmp_path), task="poetry")
+    embedded.data_files("poetry", str(tmp_path))

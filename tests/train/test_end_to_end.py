@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from rlvr_jax.config import validate
+from rlvr_jax.objectives.presets import METHOD_PRESETS
 from rlvr_jax.train.loop import train
 from tests.train.conftest import small_config
 
-METHODS = ["grpo", "dr_grpo", "clip_higher", "steer", "siren", "pos_adv_reweight", "clip_cov", "kl_cov",
-           "fork_tokens", "entropy_bonus", "entropy_advantage"]
+METHODS = sorted(METHOD_PRESETS)  # every registered method, not a hand-kept list
 
 
 def _final_params(run_dir):
@@ -51,7 +51,7 @@ def test_method_trains_end_to_end(method, tmp_path):
   up_proj = np.asarray(params["layers"]["0"]["mlp"]["up_proj"]["value"])
   from rlvr_jax import models
   initial = models.load_pretrained(glob.glob(os.path.join(os.environ["RLVR_JAX_CACHE"], "embedded_policy", "*"))[0],
-                                   dtype=spec.dtype)
+                                   dtype=spec.model.dtype)
   assert up_proj.shape == initial.layers[0].mlp.up_proj[...].shape
   assert not np.allclose(up_proj, np.asarray(initial.layers[0].mlp.up_proj[...]))
   assert os.path.isfile(tmp_path / "run" / "hf" / "final" / "model.safetensors")

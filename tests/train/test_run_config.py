@@ -25,12 +25,13 @@ def test_every_method_config_validates(path):
   module = _load(path)
   assert "python launch/tpu_pod.py --config configs/" in module.__doc__
   spec = validate(module.get_config())
-  assert spec.embedded_default
-  paper = module.get_config("model=qwen2.5-math-7b")
-  if hasattr(module, "PAPER_SCALE"):  # method files; base.py only sets the embedded default
-    assert paper.rollout.prompts_per_step == module.PAPER_SCALE["rollout"]["prompts_per_step"]
-    assert paper.rollout.prompts_per_step > spec.config.rollout.prompts_per_step
-  assert paper.objective.transforms == spec.config.objective.transforms
+  assert spec.embedded_default and spec.name == os.path.basename(path)[:-3]
+  for model, recipe in module.RECIPES.items():  # base.py has none: the embedded default only
+    paper = module.get_config(f"model={model}")
+    assert paper.name == f"{spec.name}-{model}" and paper.model.preset == model
+    assert paper.rollout.prompts_per_step == recipe.values["rollout"]["prompts_per_step"]
+    assert paper.rollout.prompts_per_step > spec.rollout.prompts_per_step
+    assert tuple(paper.objective.transforms) == tuple(spec.resolved["objective"]["transforms"])
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -67,5 +68,13 @@ def test_unknown_keys_are_rejected_by_the_locked_config():
 
 
 def test_published_preset_without_a_path_is_an_error():
+  config = method_config("steer")
+  config.model.preset = "qwen2.5-math-7b"
   with pytest.raises(ConfigError, match=r"needs --config\.model\.path"):
-    validate(method_config("steer", "model=qwen2.5-math-7b"))
+    validate(config)
+
+
+def test_a_model_variant_without_a_recipe_is_an_error():
+  with pytest.raises(ValueError, match=r"model='qwen3-8b'; known for steer.py: tiny, qwen2.5-math-7b"):
+    method_config("configs/steer.py", "model=qwen3-8b", method="steer",
+                  recipes={"qwen2.5-math-7b": None})

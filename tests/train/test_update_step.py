@@ -12,7 +12,8 @@ from rlvr_jax.objectives import build_objective
 from rlvr_jax.objectives.presets import method_preset
 from rlvr_jax.train.optimizer import OptimConfig, make_optimizer
 from rlvr_jax.train.scoring import make_scoring_fn
-from rlvr_jax.train.state import RolloutBatch, create_train_state
+from rlvr_jax.objectives.rollout_batch import RolloutBatch
+from rlvr_jax.train.state import create_train_state
 from rlvr_jax.train.update import UpdateConfig, make_update_step
 
 ROWS, PROMPT, RESPONSE = 8, 6, 5

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from rlvr_jax.data.code_task import CodeTask, generate_code_task, reference_solution
+from rlvr_jax.embedded.code_task import CodeTask, generate_code_task, reference_solution
 from rlvr_jax.rewards.code import (ExecutorPool, SampleTask, SandboxConfig, SandboxError, parse_spec,
                                    probe_isolation)
 

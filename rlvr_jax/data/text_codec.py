@@ -1,8 +1,8 @@
-"""Text <-> tokens for the trainer: the tokenizer, its stop-token ids, and decoding of completions.
+"""Text <-> tokens for a run: the tokenizer, its stop-token ids, and decoding of completions.
 
-Stop tokens are resolved here, before anything compiles: a tokenizer that lacks a configured stop
-token is a config error naming the token, not a run that silently never stops. `check_tokenizer` runs
-the same checks from `rlvr_jax.config.validate`, so they fail before a warm start or a weight load.
+Stop tokens are resolved here: a tokenizer that lacks a configured stop token is a config error naming
+the token, not a run that silently never stops. `rlvr_jax.config.validate` builds the run's codec once
+(model.tokenizer, model.path, or the embedded default's built-in tokenizer), before anything compiles.
 
 Where a tokenizer lives: transformers >= 5 picks the tokenizer class from `config.json`'s model_type,
 so a generic `tokenizers`-backed tokenizer (the built-in one) saved beside a Qwen2 config.json would be
@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rlvr_jax.config.schema import ConfigError
+from rlvr_jax.errors import ConfigError
 
 GENERIC_SUBDIR = "tokenizer"
 # A directory with none of these holds no tokenizer; transformers would still build an empty one from
@@ -33,19 +33,6 @@ def save_tokenizer(tokenizer: Any, model_dir: str) -> str:
   target = os.path.join(model_dir, GENERIC_SUBDIR) if generic else model_dir
   tokenizer.save_pretrained(target)
   return target
-
-
-def tokenizer_field(config: Any) -> tuple[str, str]:
-  """(field, directory) the run's tokenizer comes from; ("", "") for the built-in one.
-
-  Errors name the field the user set, so a tokenizer problem in a model directory points at model.path
-  and one in a separate tokenizer directory at model.tokenizer.
-  """
-  if config.model.tokenizer:
-    return "model.tokenizer", config.model.tokenizer
-  if config.model.path:
-    return "model.path", config.model.path
-  return "", ""
 
 
 def load_tokenizer(tokenizer_dir: str, *, field: str = "model.tokenizer / model.path") -> Any:
@@ -96,9 +83,14 @@ class TextCodec:
   def load(cls, tokenizer_dir: str, stop_tokens: tuple[str, ...], *,
            field: str = "model.tokenizer / model.path", vocab_size: int | None = None) -> "TextCodec":
     tokenizer = load_tokenizer(tokenizer_dir, field=field)
-    ids = stop_token_ids(tokenizer, stop_tokens, where=f"in {tokenizer_dir!r} ({field})",
-                         vocab_size=vocab_size)
-    return cls(tokenizer=tokenizer, stop_token_ids=ids)
+    return cls.create(tokenizer, stop_tokens, where=f"in {tokenizer_dir!r} ({field})", vocab_size=vocab_size)
+
+  @classmethod
+  def create(cls, tokenizer: Any, stop_tokens: Sequence[str], *, where: str,
+             vocab_size: int | None = None) -> "TextCodec":
+    """A codec of an already loaded tokenizer; `where` names it in errors."""
+    return cls(tokenizer=tokenizer, stop_token_ids=stop_token_ids(tokenizer, stop_tokens, where=where,
+                                                                  vocab_size=vocab_size))
 
   def save(self, model_dir: str) -> None:
     """Writes the tokenizer so that `load(model_dir)` (and transformers) get it back unchanged."""
@@ -108,32 +100,3 @@ class TextCodec:
     """Completion texts: masked tokens (after a stop, padding) dropped, special tokens skipped."""
     return [self.tokenizer.decode([int(t) for t, m in zip(row, row_mask) if m > 0], skip_special_tokens=True)
             for row, row_mask in zip(tokens, mask)]
-
-
-def load_codec(config: Any, stop_tokens: tuple[str, ...], vocab_size: int | None = None) -> TextCodec:
-  """The run's codec: model.tokenizer, else model.path's tokenizer, else the built-in one.
-
-  The built-in tokenizer is the one the embedded default is warm-started with and saved beside, so the
-  loop can load the codec (and read and tokenize the data with it) before the embedded policy is built.
-  """
-  field, directory = tokenizer_field(config)
-  if field:
-    return TextCodec.load(directory, stop_tokens, field=field, vocab_size=vocab_size)
-  from rlvr_jax.data.tokenizer import builtin_tokenizer
-
-  tokenizer = builtin_tokenizer()
-  ids = stop_token_ids(tokenizer, stop_tokens, where="built in for the embedded default", vocab_size=vocab_size)
-  return TextCodec(tokenizer=tokenizer, stop_token_ids=ids)
-
-
-def check_tokenizer(config: Any, stop_tokens: tuple[str, ...], vocab_size: int) -> None:
-  """Loads the run's tokenizer and checks its stop tokens, vocabulary size and chat template.
-
-  Called by `validate`, so a wrong tokenizer costs a second instead of a warm start or a weight load.
-  """
-  tokenizer = load_codec(config, stop_tokens, vocab_size).tokenizer
-  if config.data.template == "chat_template" and getattr(tokenizer, "chat_template", None) is None:
-    field, directory = tokenizer_field(config)
-    where = f"in {directory!r} ({field})" if field else "built in for the embedded default"
-    raise ConfigError(f"data.template='chat_template' but the tokenizer {where} has no chat template; "
-                      f"use 'qwen_math' or 'raw'")

@@ -20,7 +20,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from rlvr_jax.train.scoring import completion_statistics
+from rlvr_jax.objectives.completion_stats import completion_statistics
 
 
 def cache_key(settings: dict[str, Any]) -> str:

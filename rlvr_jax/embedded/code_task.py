@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from rlvr_jax.data.arithmetic import question_split
+from rlvr_jax.embedded.arithmetic import question_split
 
 CODE_INSTRUCTION = "Put your solution in a ```python code block."
 TEST_FORMATS = ("assert", "call", "stdio")

@@ -1,0 +1,144 @@
+"""Typed, frozen sections of a validated run config that no other package owns.
+
+Sections with an owner elsewhere are that owner's dataclass (`OptimConfig`, `CheckpointConfig`,
+`MeshConfig`, `RewardConfig`, `SandboxConfig`, `SamplingSettings`, `DiagnosticsConfig`,
+`EmbeddedPolicy`, the built `Objective`); `rlvr_jax.config.validate` builds every one of them once,
+and nothing outside `rlvr_jax/config/` reads the raw ConfigDict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from rlvr_jax.data.pipeline import PromptDataConfig
+from rlvr_jax.models.config import QwenConfig
+from rlvr_jax.rewards import RewardConfig
+from rlvr_jax.rewards.code import SandboxConfig
+from rlvr_jax.sampling.settings import SamplingSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """Attributes:
+    architecture: the policy's `QwenConfig` (model.path's config.json, read once; or the preset).
+    path: HF directory of the policy; "" = the embedded default.
+    preset: architecture name of the embedded default.
+    dtype: compute dtype (a jnp dtype); parameters are float32 master weights.
+    remat: recompute decoder blocks in the backward pass.
+  """
+
+  architecture: QwenConfig
+  path: str
+  preset: str
+  dtype: Any
+  remat: bool
+
+  @property
+  def embedded(self) -> bool:
+    return not self.path
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+  """Attributes mirror the `data` section; files are tuples ("" in the config = the built-in task's)."""
+
+  train_files: tuple[str, ...]
+  eval_files: tuple[str, ...]
+  builtin_task: str
+  question_field: str
+  answer_field: str
+  template: str
+  max_prompt_length: int
+  skip_malformed: bool
+  shuffle_seed: int
+  epochs: int
+
+  def prompts(self, files: tuple[str, ...], *, prompts_per_batch: int, training: bool) -> PromptDataConfig:
+    """The pipeline config of `files`: shuffled, repeated for `epochs` and cut to whole batches when
+    training; file order, one pass, every row when evaluating. The one place it is built."""
+    return PromptDataConfig(files=files, question_field=self.question_field, answer_field=self.answer_field,
+                            template=self.template, max_prompt_length=self.max_prompt_length,
+                            skip_malformed=self.skip_malformed, shuffle=training, seed=self.shuffle_seed,
+                            epochs=self.epochs if training else 1, prompts_per_step=prompts_per_batch,
+                            drop_remainder=training)
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutSpec:
+  """Attributes:
+    prompts_per_step: prompts whose groups make one rollout batch (verl train_batch_size).
+    gen_prompts: prompts per generation batch (verl gen_batch_size); dynamic sampling draws further
+      generation batches until prompts_per_step informative groups are collected.
+    sampling: how responses are drawn (stop tokens resolved to ids).
+    stop_tokens: the stop token strings.
+  """
+
+  prompts_per_step: int
+  gen_prompts: int
+  sampling: SamplingSettings
+  stop_tokens: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardSpec:
+  """Attributes: name (registry entry), values (scores, timeouts, workers), sandbox (code rewards)."""
+
+  name: str
+  values: RewardConfig
+  sandbox: SandboxConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class AdvantageSpec:
+  """Attributes: estimator (registry name) and its keyword hyperparameters."""
+
+  estimator: str
+  hparams: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSpec:
+  """Attributes mirror the `train` section (run_dir resolved on `RunSpec`).
+
+    steps: rollout steps; 0 = until data.epochs are used up.
+    mini_batches, micro_batches, ppo_epochs: optimizer steps per rollout batch and their accumulation.
+    max_gen_batches: dynamic sampling's generation batches per step (0 = unlimited).
+    gen_cap: "stop" or "pad" when max_gen_batches are drawn and groups are still short.
+  """
+
+  steps: int
+  mini_batches: int
+  micro_batches: int
+  ppo_epochs: int
+  seed: int
+  chunk_size: int
+  dynamic_sampling: bool
+  max_gen_batches: int
+  gen_cap: str
+  overlong_buffer: int
+  overlong_penalty: float
+  mask_truncated: bool
+  tis_cap: float
+
+  @property
+  def updates_per_step(self) -> int:
+    return self.mini_batches * self.ppo_epochs
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSpec:
+  """Attributes mirror the `eval` section (every = 0: no evaluation)."""
+
+  every: int
+  num_prompts: int
+  num_samples: int
+  temperature: float
+  top_p: float
+  benchmarks: str
+  max_new_tokens: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LogSpec:
+  tensorboard: bool

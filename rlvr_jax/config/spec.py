@@ -1,0 +1,55 @@
+"""`RunSpec`: a validated run, as typed frozen sections. What `rlvr_jax.train.train` and every other entry
+point read; built only by `rlvr_jax.config.validate`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from rlvr_jax.config.sections import (AdvantageSpec, DataSpec, EvalSpec, LogSpec, ModelSpec, RewardSpec, RolloutSpec,
+                                      TrainSpec)
+from rlvr_jax.data.text_codec import TextCodec
+from rlvr_jax.diagnostics import DiagnosticsConfig
+from rlvr_jax.embedded import EmbeddedPolicy
+from rlvr_jax.objectives import Objective
+from rlvr_jax.sharding import MeshConfig
+from rlvr_jax.train.checkpointing import CheckpointConfig
+from rlvr_jax.train.optimizer import OptimConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+  """Attributes:
+    name: the run's name (config file + variant); part of its identity on resume.
+    method: the objective / advantage preset it started from.
+    run_dir: where checkpoints, metrics, evaluations and exports go.
+    model, codec, data, rollout, reward, advantage, objective, train, optim, checkpoint, mesh, eval, log:
+      the sections, typed.
+    diagnostics: the entropy diagnostics' settings, or None when off.
+    warm_start: the embedded default's warm-started policy, or None when model.path is given.
+    resolved: the whole config as plain data: written to RUN_DIR/config.json, compared on resume.
+  """
+
+  name: str
+  method: str
+  run_dir: str
+  model: ModelSpec
+  codec: TextCodec
+  data: DataSpec
+  rollout: RolloutSpec
+  reward: RewardSpec
+  advantage: AdvantageSpec
+  objective: Objective
+  train: TrainSpec
+  optim: OptimConfig
+  checkpoint: CheckpointConfig
+  mesh: MeshConfig
+  eval: EvalSpec
+  diagnostics: DiagnosticsConfig | None
+  warm_start: EmbeddedPolicy | None
+  log: LogSpec
+  resolved: Mapping[str, Any]
+
+  @property
+  def embedded_default(self) -> bool:
+    return self.model.embedded
