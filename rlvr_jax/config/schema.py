@@ -239,9 +239,9 @@ def _check_advantage(c: ml_collections.ConfigDict) -> None:
   hparams = c.advantage.hparams.to_dict()
   rows = 2 * c.rollout.num_samples
   try:
-    jax.eval_shape(lambda r, m, g: compute_advantages(name, r, m, g, **hparams),
+    jax.eval_shape(lambda r, m, g, ok: compute_advantages(name, r, m, g, correct=ok, **hparams),
                    jax.ShapeDtypeStruct((rows,), jnp.float32), jax.ShapeDtypeStruct((rows, 4), jnp.bool_),
-                   jax.ShapeDtypeStruct((rows,), jnp.int32))
+                   jax.ShapeDtypeStruct((rows,), jnp.int32), jax.ShapeDtypeStruct((rows,), jnp.bool_))
   except (ValueError, TypeError) as e:
     raise ConfigError(f"advantage.hparams={hparams!r}: {e}") from None
 
