@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from rlvr_jax.objectives.advantages.groups import broadcast, output
 from rlvr_jax.objectives.advantages.registry import AdvantageOutput, check_range, register_estimator
+from rlvr_jax.objectives.methods import register_method
 
 
 @register_estimator("w_reinforce", inputs=("correct",))
@@ -53,3 +54,12 @@ def nsr(rewards: jax.Array, response_mask: jax.Array, group_ids: jax.Array, *,
   del rewards, group_ids
   return output(broadcast(-jnp.ones(correct.shape, jnp.float32), response_mask), response_mask,
                 keep=~correct)
+
+
+# RLVR-Decomposed run_qwen2.5-math-7b_psr_nsr.sh: its older verl copy's PPO loss has neither the dual
+# clip nor the log-ratio clamp (symmetric clip 0.2, token-mean, KL 0).
+_DECOMPOSED = {"dual_clip_c": None, "clamp_log_ratio": False}
+_SOURCE = "TianHongZXY/RLVR-Decomposed 84be7a22 core_algos.py / run_qwen2.5-math-7b_psr_nsr.sh"
+register_method("w_reinforce", objective=_DECOMPOSED, estimator="w_reinforce", source=_SOURCE)
+register_method("psr", objective=_DECOMPOSED, estimator="psr", source=_SOURCE)
+register_method("nsr", objective=_DECOMPOSED, estimator="nsr", source=_SOURCE)

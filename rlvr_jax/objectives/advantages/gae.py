@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from rlvr_jax.objectives.advantages.groups import masked_whiten, outcome_token_rewards, output
 from rlvr_jax.objectives.advantages.registry import AdvantageOutput, check_range, register_estimator
+from rlvr_jax.objectives.methods import register_method
 
 
 def gae_advantages_returns(token_rewards: jax.Array, values: jax.Array, response_mask: jax.Array, *,
@@ -71,3 +72,7 @@ def gae(rewards: jax.Array, response_mask: jax.Array, group_ids: jax.Array, *, v
     token_rewards = outcome_token_rewards(rewards, response_mask)
   advantages, returns = gae_advantages_returns(token_rewards, values, response_mask, gamma=gamma, lam=lam)
   return output(advantages, response_mask, returns=returns)
+
+
+# PPO with a critic (verl adv_estimator=gae with the PPO loss defaults); needs the trainer's value model.
+register_method("ppo", estimator="gae", source="verl examples/ppo_trainer; core_algos compute_gae_advantage_return")

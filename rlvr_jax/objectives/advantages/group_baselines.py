@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from rlvr_jax.objectives.advantages.groups import (broadcast, discounted_returns, group_count, group_mean,
                                                    group_std, masked_whiten, outcome_token_rewards, output)
 from rlvr_jax.objectives.advantages.registry import AdvantageOutput, check_range, register_estimator
+from rlvr_jax.objectives.methods import register_method
 
 
 @register_estimator("grpo", group_relative=True)
@@ -171,3 +172,17 @@ def qae(rewards: jax.Array, response_mask: jax.Array, group_ids: jax.Array, *, q
   adv = rewards - baseline
   return output(broadcast(adv, response_mask), response_mask,
                 zero_advantage_fraction=jnp.mean((adv == 0).astype(jnp.float32)))
+
+
+# Methods that differ from verl's PPO defaults (ObjectiveConfig) only in the estimator.
+register_method("grpo", source="verl defaults (_generated_ppo_trainer.yaml)")
+# Dr.GRPO: constant normalizer, no KL (verl docs/algo/grpo.md).
+register_method("dr_grpo", objective={"loss_agg_mode": "seq-mean-token-sum-norm"}, estimator="dr_grpo",
+                source="verl docs/algo/grpo.md (Dr.GRPO)")
+register_method("grpo_passk", estimator="grpo_passk", source="verl core_algos compute_grpo_passk_outcome_advantage")
+register_method("rloo", estimator="rloo", source="verl examples/rloo_trainer")
+register_method("reinforce_pp", estimator="reinforce_pp", source="verl examples/reinforce_plus_plus_trainer")
+register_method("reinforce_pp_baseline", estimator="reinforce_pp_baseline",
+                source="verl examples/reinforce_plus_plus_trainer (baseline variant)")
+register_method("opo", estimator="opo", source="verl examples/opo_trainer (arXiv 2505.23585)")
+register_method("qae", estimator="qae", source="arXiv 2509.22611 (UNCONFIRMED: no official code read)")

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from rlvr_jax.objectives.advantages.groups import group_count, outcome_token_rewards, output, reward_to_go
 from rlvr_jax.objectives.advantages.registry import AdvantageOutput, check_range, register_estimator
+from rlvr_jax.objectives.methods import register_method
 
 
 def per_response_baseline(baseline_rewards: jax.Array, group_ids: jax.Array) -> jax.Array:
@@ -91,3 +92,9 @@ def optimal_token_baseline(rewards: jax.Array, response_mask: jax.Array, group_i
     baseline = jnp.where((multi & is_longest & unique)[:, None] & tail, 0.0, baseline)
   return output((returns - baseline) * mask, response_mask, returns=returns,
                 baseline_mean=jnp.sum(baseline * mask) / jnp.maximum(jnp.sum(mask), 1.0))
+
+
+# Both need data the rollout must produce: greedy-response rewards (ReMax), sum pi^2 (OTB).
+register_method("remax", estimator="remax", source="verl examples/remax_trainer (arXiv 2310.10505)")
+register_method("optimal_token_baseline", estimator="optimal_token_baseline",
+                source="verl-project/verl 018f23b5 core_algos.py compute_optimal_token_baseline_advantage")
