@@ -149,20 +149,26 @@ def _otb_reference(scores, mask, groups, old_logp, sum_pi_sq, is_weights=None, z
   return (returns - baselines) * mask, returns
 
 
+HOLED_MASK = MASK.copy()
+HOLED_MASK[[0, 2], [1, 2]] = 0.0  # multi-turn: observation tokens inside a response
+
+
 @pytest.mark.parametrize("zero_tail", [True, False])
 @pytest.mark.parametrize("with_is", [False, True])
-def test_optimal_token_baseline_matches_reference(zero_tail, with_is):
+@pytest.mark.parametrize("mask", [MASK, HOLED_MASK], ids=["prefix", "holes"])
+def test_optimal_token_baseline_matches_reference(zero_tail, with_is, mask):
   """Per-position baseline weighted by the cumulative path variance; singleton group -> baseline 0."""
   old_logp = -RNG.exponential(size=MASK.shape).astype(np.float32)
   sum_pi_sq = RNG.uniform(0.05, 0.9, size=MASK.shape).astype(np.float32)
   is_weights = RNG.uniform(0.5, 1.5, size=MASK.shape).astype(np.float32) if with_is else None
-  out = _run("optimal_token_baseline", old_logp=jnp.asarray(old_logp), sum_pi_squared=jnp.asarray(sum_pi_sq),
+  out = _run("optimal_token_baseline", mask=mask, old_logp=jnp.asarray(old_logp),
+             sum_pi_squared=jnp.asarray(sum_pi_sq),
              rollout_is_weights=None if is_weights is None else jnp.asarray(is_weights),
              handle_zero_tail=zero_tail)
-  expected, returns = _otb_reference(REWARDS, MASK, GROUPS, old_logp, sum_pi_sq, is_weights, zero_tail)
+  expected, returns = _otb_reference(REWARDS, mask, GROUPS, old_logp, sum_pi_sq, is_weights, zero_tail)
   np.testing.assert_allclose(np.asarray(out.advantages), expected, rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(np.asarray(out.returns), returns * MASK, rtol=1e-6)
-  np.testing.assert_allclose(np.asarray(out.advantages)[6], REWARDS[6] * MASK[6])  # singleton: A = G
+  np.testing.assert_allclose(np.asarray(out.returns), returns * mask, rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(out.advantages)[6], REWARDS[6] * mask[6])  # singleton: A = G
 
 
 def test_optimal_token_baseline_by_hand():
