@@ -64,7 +64,7 @@ def optimal_token_baseline(rewards: jax.Array, response_mask: jax.Array, group_i
   A prompt with a single response gets b = 0. With `handle_zero_tail` (verl's default) the positions of
   the unique longest response beyond the second-longest length get b = 0 too (no other response
   estimates them). `sum_pi_squared` needs the full vocabulary in the rollout scoring pass
-  (exp(logsumexp(2 z) - 2 logsumexp(z)) per position).
+  (`token_stats.token_statistics(..., with_sum_pi_squared=True)` of the rollout policy).
   """
   check_range("optimal_token_baseline", "eps", eps, 0.0, float("inf"), low_open=True)
   num, num_tokens = response_mask.shape
