@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ml_collections
 
-from rlvr_jax.objectives.presets import ADVANTAGE_PRESETS, method_preset
+from rlvr_jax.objectives.presets import METHOD_PRESETS, method_advantage, method_preset
+
 
 def base_config(method: str) -> ml_collections.ConfigDict:
   """The full config for `method` (a key of `rlvr_jax.objectives.presets.METHOD_PRESETS`)."""
-  if method not in ADVANTAGE_PRESETS:
-    raise ValueError(f"method={method!r} is not a known method; known: {', '.join(sorted(ADVANTAGE_PRESETS))}")
+  if method not in METHOD_PRESETS:
+    raise ValueError(f"method={method!r} is not a known method; known: {', '.join(sorted(METHOD_PRESETS))}")
   c = ml_collections.ConfigDict()
   c.name = method                  # run name: the config file and its variant (runs/<name> by default)
   c.method = method
@@ -65,7 +66,7 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.reward.sandbox.isolate_network = "auto"  # auto | require | off
   c.reward.sandbox.drop_privileges = "auto"  # auto | require | off (a uid per run when root)
 
-  estimator, hparams = ADVANTAGE_PRESETS[method]
+  estimator, hparams = method_advantage(method)
   c.advantage = ml_collections.ConfigDict()
   c.advantage.estimator = estimator
   c.advantage.hparams = ml_collections.ConfigDict(hparams)

@@ -40,10 +40,6 @@ from rlvr_jax.train.checkpointing import CheckpointConfig
 from rlvr_jax.train.optimizer import SCHEDULE_UNITS, OptimConfig
 from rlvr_jax.train.shaping import GEN_CAP_MODES
 
-# Group-relative estimators: advantages compare the responses of one prompt, so a group needs two.
-_GROUP_RELATIVE = ("grpo", "dr_grpo", "rloo", "qae")
-
-
 def _is_int(value: Any, low: int) -> bool:
   return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
@@ -214,15 +210,15 @@ def _advantage(c: ml_collections.ConfigDict) -> AdvantageSpec:
   require(name in ADVANTAGE_ESTIMATORS,
           f"unknown advantage estimator advantage.estimator={name!r}; known: "
           f"{', '.join(ADVANTAGE_ESTIMATORS.names())}")
-  if c.rollout.num_samples < 2 and name in _GROUP_RELATIVE:
+  if c.rollout.num_samples < 2 and ADVANTAGE_ESTIMATORS.get(name).group_relative:
     raise ConfigError(f"advantage.estimator={name!r} is group-relative and needs rollout.num_samples >= 2, "
                       f"got {c.rollout.num_samples}")
   hparams = c.advantage.hparams.to_dict()
   rows = 2 * c.rollout.num_samples
   try:
-    jax.eval_shape(lambda r, m, g: compute_advantages(name, r, m, g, **hparams),
+    jax.eval_shape(lambda r, m, g, ok: compute_advantages(name, r, m, g, correct=ok, **hparams),
                    jax.ShapeDtypeStruct((rows,), jnp.float32), jax.ShapeDtypeStruct((rows, 4), jnp.bool_),
-                   jax.ShapeDtypeStruct((rows,), jnp.int32))
+                   jax.ShapeDtypeStruct((rows,), jnp.int32), jax.ShapeDtypeStruct((rows,), jnp.bool_))
   except (ValueError, TypeError) as e:
     raise ConfigError(f"advantage.hparams={hparams!r}: {e}") from None
   return AdvantageSpec(estimator=name, hparams=hparams)

@@ -1,9 +1,12 @@
 """Objectives: token statistics, advantages, policy losses, aggregation and entropy-control transforms.
 
 Entry point: `build_objective(config).loss(batch, state, key) -> (loss, metrics)`. Every piece is also
-importable on its own for ablations (e.g. `transforms.steer_weights`, `entropy_change_estimate`).
+importable on its own for ablations (e.g. `transforms.steer.steer_weights`, `entropy_change_estimate`).
+Registries: `POLICY_LOSSES`, `TRANSFORMS`, `advantages.ADVANTAGE_ESTIMATORS`, `methods.METHODS` (one
+entry per method, resolved by `method_preset` / `method_advantage`), `kl_reward.KL_CONTROLLERS`.
 """
 
+from rlvr_jax.objectives.advantages import ADVANTAGE_ESTIMATORS, compute_advantages
 from rlvr_jax.objectives.batch import AggregationSpec, ObjectiveState, PPOClipParams, TokenBatch
 from rlvr_jax.objectives.config import KLLossConfig, ObjectiveConfig
 from rlvr_jax.objectives.entropy_change import (
@@ -11,12 +14,15 @@ from rlvr_jax.objectives.entropy_change import (
     sampled_token_factor,
     tabular_first_order_entropy_change,
 )
+from rlvr_jax.objectives.methods import METHODS, register_method
 from rlvr_jax.objectives.objective import Objective, build_objective
-from rlvr_jax.objectives.presets import ADVANTAGE_PRESETS, METHOD_PRESETS, method_preset
-from rlvr_jax.objectives.token_losses import POLICY_LOSSES
+from rlvr_jax.objectives.presets import METHOD_PRESETS, method_advantage, method_preset
+from rlvr_jax.objectives.token_losses import POLICY_LOSSES, PolicyLoss, register_policy_loss
 from rlvr_jax.objectives.transforms import TRANSFORMS, TrainingProgress, Transform
 
 __all__ = [
+    "ADVANTAGE_ESTIMATORS",
+    "compute_advantages",
     "AggregationSpec",
     "ObjectiveState",
     "PPOClipParams",
@@ -26,12 +32,16 @@ __all__ = [
     "entropy_change_estimate",
     "sampled_token_factor",
     "tabular_first_order_entropy_change",
+    "METHODS",
+    "register_method",
     "Objective",
     "build_objective",
-    "ADVANTAGE_PRESETS",
     "METHOD_PRESETS",
+    "method_advantage",
     "method_preset",
     "POLICY_LOSSES",
+    "PolicyLoss",
+    "register_policy_loss",
     "TRANSFORMS",
     "TrainingProgress",
     "Transform",

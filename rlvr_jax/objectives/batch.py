@@ -25,7 +25,8 @@ import jax.numpy as jnp
 from rlvr_jax.objectives.aggregation import aggregate
 
 # Input fields a transform may require; `Objective.required_inputs` reports their union.
-OPTIONAL_INPUTS = ("old_entropy", "entropy", "topp_entropy", "ref_logp")
+OPTIONAL_INPUTS = ("old_entropy", "entropy", "topp_entropy", "ref_logp")  # [B, T]
+ROW_INPUTS = ("clip_ratio_high",)  # [B]
 # "micro_batch": statistics per `norm_group` (reference parity); "mini_batch": over the whole batch.
 NORM_SCOPES = ("mini_batch", "micro_batch")
 
@@ -43,6 +44,8 @@ class TokenBatch:
     entropy: [B, T] full entropy of the current policy, with gradient (entropy bonus, fork mask), or None.
     topp_entropy: [B, T] SIREN's nucleus entropy of the current policy, with gradient, or None.
     ref_logp: [B, T] reference-model log-prob (KL loss), or None.
+    clip_ratio_high: [B] per-prompt upper clip eps_high of each row (STEER's per_prompt_clip_ratio_high,
+      read by clip_higher with per_prompt=True), or None.
     norm_group: [B] int in [0, num_norm_groups): the micro-batch each row belongs to.
     global_tokens: valid-token count of the whole mini-batch (micro-batch-invariant token-mean), or None.
     global_sequences: row count of the whole mini-batch (seq-mean modes), or None.
@@ -58,6 +61,7 @@ class TokenBatch:
   entropy: jax.Array | None = None
   topp_entropy: jax.Array | None = None
   ref_logp: jax.Array | None = None
+  clip_ratio_high: jax.Array | None = None
   global_tokens: jax.Array | None = None
   global_sequences: jax.Array | None = None
   num_norm_groups: int = flax.struct.field(pytree_node=False, default=1)
@@ -89,6 +93,10 @@ class TokenBatch:
       value = getattr(self, name)
       if value is not None and tuple(value.shape) != shape:
         raise ValueError(f"TokenBatch.{name} has shape {tuple(value.shape)}, expected {shape}")
+    for name in ROW_INPUTS:
+      value = getattr(self, name)
+      if value is not None and tuple(value.shape) != shape[:1]:
+        raise ValueError(f"TokenBatch.{name} has shape {tuple(value.shape)}, expected {shape[:1]}")
     if tuple(self.norm_group.shape) != shape[:1]:
       raise ValueError(f"TokenBatch.norm_group has shape {tuple(self.norm_group.shape)}, "
                        f"expected {shape[:1]}")
@@ -158,8 +166,8 @@ class ObjectiveState:
   """What the transforms edit; the objective turns the final state into the scalar loss.
 
   The policy loss is `aggregation(token_weights * L_tok, loss_mask) + sum(extra_losses)`,
-  where L_tok is `token_loss` when a transform replaced the PPO loss, else the PPO (or GPG) token loss
-  of `advantages` under `ppo`.
+  where L_tok is `token_loss` when a transform replaced the PPO loss, else the configured policy loss
+  of `advantages` (PPO under `ppo`); the KL loss term, if configured, is aggregated over `kl_mask`.
 
   Attributes:
     advantages: [B, T] float32 advantages as modified so far.
@@ -168,6 +176,8 @@ class ObjectiveState:
     token_loss: [B, T] float32 replacement of the PPO token loss, or None.
     extra_losses: name -> float32 scalar added to the loss (already scaled by its coefficient).
     metrics: name -> float32 scalar.
+    kl_mask: [B, T] bool, tokens the KL loss term is aggregated over (SIREN's siren_kl restricts it).
+    eps_high_rows: [B] float32 per-row upper clip replacing ppo.eps_high (STEER's per-prompt clip), or None.
     ppo: static PPO clip parameters.
     aggregation: static aggregation of the policy loss (entropy bonus terms reuse it).
   """
@@ -178,6 +188,8 @@ class ObjectiveState:
   token_loss: jax.Array | None
   extra_losses: dict[str, jax.Array]
   metrics: dict[str, jax.Array]
+  kl_mask: jax.Array
+  eps_high_rows: jax.Array | None
   ppo: PPOClipParams = flax.struct.field(pytree_node=False)
   aggregation: AggregationSpec = flax.struct.field(pytree_node=False)
 
@@ -195,9 +207,20 @@ class ObjectiveState:
         token_loss=None,
         extra_losses={},
         metrics={},
+        kl_mask=mask,
+        eps_high_rows=None,
         ppo=ppo,
         aggregation=aggregation,
     )
+
+  @property
+  def upper_clip(self) -> float | jax.Array:
+    """The PPO upper clip eps_high: a float, or [B, 1] when a per-prompt clip is set."""
+    return self.ppo.eps_high if self.eps_high_rows is None else self.eps_high_rows[:, None]
+
+  def restrict_kl_mask(self, keep: jax.Array) -> ObjectiveState:
+    """Drops tokens from the KL loss term's aggregation."""
+    return self.replace(kl_mask=self.kl_mask & keep.astype(bool))
 
   def scale_weights(self, weights: jax.Array) -> ObjectiveState:
     """Multiplies the token weights by stop-gradient `weights` ([B, T])."""

@@ -11,7 +11,9 @@ config order (each edits the objective state), then computes
     aggregate(token_weights * L_tok, loss_mask, loss_agg_mode) + sum(extra loss terms) [+ KL term]
 
 where L_tok is the token loss a transform substituted (Clip-Cov, KL-Cov) or the configured policy
-loss (PPO / GPG) of the final advantages and clip parameters. Nothing here touches logits: the
+loss (token_losses.POLICY_LOSSES: PPO by default, GPG, GSPO, CISPO, GMPO, SAPO) of the final
+advantages and clip parameters, and the KL term is aggregated over the state's KL mask (all response
+tokens unless a transform such as siren_kl restricts it). Nothing here touches logits: the
 vocabulary-sized work happens once in `token_stats.token_statistics`, and `token_stats_request()`
 says which statistics the configured transforms need.
 
@@ -35,7 +37,6 @@ from rlvr_jax.objectives.batch import ObjectiveState, TokenBatch
 from rlvr_jax.objectives.config import ObjectiveConfig
 from rlvr_jax.objectives.kl import kl_penalty
 from rlvr_jax.objectives.policy_loss import ppo_token_loss
-from rlvr_jax.objectives.token_losses import POLICY_LOSSES
 from rlvr_jax.objectives.transforms import TrainingProgress
 from rlvr_jax.objectives.transforms.group_stats import masked_mean
 
@@ -98,22 +99,19 @@ class Objective:
     valid = batch.response_mask > 0  # [B, T]
 
     if objective_state.token_loss is None:
-      token_loss, policy_metrics = POLICY_LOSSES.get(config.policy_loss)(batch, objective_state)
+      token_loss, policy_metrics = config.policy_loss_params(batch, objective_state)
     else:
       token_loss, policy_metrics = objective_state.token_loss, {}
 
-    global_tokens = batch.global_tokens
-    if global_tokens is not None:
-      kept = jnp.sum(objective_state.loss_mask, dtype=jnp.float32)
-      global_tokens = global_tokens * kept / jnp.maximum(jnp.sum(valid, dtype=jnp.float32), 1.0)
-
     aggregation = objective_state.aggregation
     policy = aggregation(objective_state.token_weights * token_loss, objective_state.loss_mask,
-                         global_tokens=global_tokens, global_sequences=batch.global_sequences)
+                         global_tokens=_kept_global_tokens(batch, objective_state.loss_mask),
+                         global_sequences=batch.global_sequences)
     terms = dict(objective_state.extra_losses)
     if config.kl is not None:
       kl = kl_penalty(batch.logp, batch.ref_logp, config.kl.kind)  # [B, T]
-      terms["kl"] = config.kl.coef * aggregation(kl, valid, global_tokens=batch.global_tokens,
+      terms["kl"] = config.kl.coef * aggregation(kl, objective_state.kl_mask,
+                                                 global_tokens=_kept_global_tokens(batch, objective_state.kl_mask),
                                                  global_sequences=batch.global_sequences)
     total = policy + sum(terms.values(), jnp.zeros((), jnp.float32))
 
@@ -134,6 +132,14 @@ class Objective:
     return total, {name: jax.lax.stop_gradient(value) for name, value in metrics.items()}
 
 
+def _kept_global_tokens(batch: TokenBatch, kept_mask: jax.Array) -> jax.Array | None:
+  """The mini-batch token count scaled by the fraction of this call's response tokens `kept_mask` keeps."""
+  if batch.global_tokens is None:
+    return None
+  kept = jnp.sum(kept_mask, dtype=jnp.float32)
+  return batch.global_tokens * kept / jnp.maximum(jnp.sum(batch.response_mask > 0, dtype=jnp.float32), 1.0)
+
+
 def _entropy_change_metrics(batch: TokenBatch, state: ObjectiveState,
                             policy_loss: str) -> dict[str, jax.Array]:
   """Theorem-form Omega of the final objective (weights and mask included), for any method."""
@@ -142,7 +148,7 @@ def _entropy_change_metrics(batch: TokenBatch, state: ObjectiveState,
   if policy_loss == "ppo":
     gradient_active = ppo_token_loss(
         jax.lax.stop_gradient(batch.logp), batch.old_logp, state.advantages, eps_low=state.ppo.eps_low,
-        eps_high=state.ppo.eps_high, dual_clip_c=state.ppo.dual_clip_c,
+        eps_high=state.upper_clip, dual_clip_c=state.ppo.dual_clip_c,
         clamp_log_ratio=state.ppo.clamp_log_ratio).gradient_active
   omega = entropy_change.entropy_change_estimate(
       state.advantages, batch.logp, batch.old_logp, entropy, form="theorem",

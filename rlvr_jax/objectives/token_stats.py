@@ -1,4 +1,5 @@
-"""Per-token statistics from the LM head: log-prob of the sampled token, entropy, SIREN top-p entropy.
+"""Per-token statistics from the LM head: log-prob of the sampled token, entropy, SIREN top-p entropy,
+and sum_v pi(v)^2 (the path-variance term of verl's optimal token baseline).
 
 These are the only objective inputs that need the full vocabulary. A float32 [B*T, V] logits tensor for
 Qwen (V = 151936) costs 0.61 MB per token (~20 GB at 8 x 4096 tokens), so `token_statistics` never builds
@@ -26,6 +27,7 @@ class TokenStats:
   logp: jax.Array  # [B, T] log-prob of the target token
   entropy: jax.Array | None  # [B, T] full-vocabulary entropy (nats)
   topp_entropy: jax.Array | None  # [B, T] SIREN top-p entropy (gradient only through kept logits)
+  sum_pi_squared: jax.Array | None = None  # [B, T] sum_v pi(v)^2 (optimal token baseline input)
 
 
 def _entropy(logits: jax.Array, lse: jax.Array) -> jax.Array:
@@ -76,8 +78,14 @@ def topp_entropy_from_logits(logits: jax.Array, *, top_p: float, top_k: int) -> 
   return _topp_entropy(logits, jax.nn.logsumexp(logits, axis=-1), top_p=top_p, top_k=top_k)
 
 
+def sum_pi_squared_from_logits(logits: jax.Array, lse: jax.Array) -> jax.Array:
+  """sum_v softmax(z)_v^2 = exp(logsumexp(2 z) - 2 logsumexp(z)): the collision probability, in log space."""
+  return jnp.exp(jax.nn.logsumexp(2.0 * logits, axis=-1) - 2.0 * lse)
+
+
 def statistics_from_logits(logits: jax.Array, targets: jax.Array, *, with_entropy: bool = True,
-                           top_p: float | None = None, top_k: int = 10000) -> TokenStats:
+                           top_p: float | None = None, top_k: int = 10000,
+                           with_sum_pi_squared: bool = False) -> TokenStats:
   """TokenStats from materialized logits [..., V] (temperature already applied) and targets [...].
 
   The per-chunk kernel of `token_statistics`, and the direct path when logits are small. Targets
@@ -94,6 +102,7 @@ def statistics_from_logits(logits: jax.Array, targets: jax.Array, *, with_entrop
       logp=target_logits - lse,
       entropy=_entropy(logits, lse) if with_entropy else None,
       topp_entropy=None if top_p is None else _topp_entropy(logits, lse, top_p=top_p, top_k=top_k),
+      sum_pi_squared=sum_pi_squared_from_logits(logits, lse) if with_sum_pi_squared else None,
   )
 
 
@@ -117,7 +126,7 @@ def _validate(hidden: jax.Array, unembed: jax.Array, targets: jax.Array, *, temp
 
 def token_statistics(hidden: jax.Array, unembed: jax.Array, targets: jax.Array, *, temperature: float = 1.0,
                      chunk_size: int = 512, with_entropy: bool = True, top_p: float | None = None,
-                     top_k: int = 10000) -> TokenStats:
+                     top_k: int = 10000, with_sum_pi_squared: bool = False) -> TokenStats:
   """Log-prob / entropy / top-p entropy of every position, without a [B, T, V] float32 tensor.
 
   Logits = hidden @ unembed.T / temperature, accumulated in float32, `chunk_size` tokens at a time.
@@ -138,6 +147,7 @@ def token_statistics(hidden: jax.Array, unembed: jax.Array, targets: jax.Array, 
     chunk_size: tokens per chunk; the last chunk is padded.
     with_entropy: also compute the full-vocabulary entropy.
     top_p, top_k: compute SIREN's top-p entropy with these (None: skip).
+    with_sum_pi_squared: also compute sum_v pi(v)^2 (the `optimal_token_baseline` estimator's input).
 
   Returns:
     TokenStats of [B, T] float32 arrays (None for statistics not requested).
@@ -159,7 +169,7 @@ def token_statistics(hidden: jax.Array, unembed: jax.Array, targets: jax.Array, 
   def chunk_statistics(chunk_hidden: jax.Array, chunk_targets: jax.Array) -> TokenStats:
     logits = jnp.einsum("cd,vd->cv", chunk_hidden, unembed, preferred_element_type=jnp.float32)
     return statistics_from_logits(logits / temperature, chunk_targets, with_entropy=with_entropy,
-                                  top_p=top_p, top_k=top_k)
+                                  top_p=top_p, top_k=top_k, with_sum_pi_squared=with_sum_pi_squared)
 
   chunk_statistics = jax.checkpoint(chunk_statistics, prevent_cse=False)
   per_chunk = jax.lax.map(lambda xs: chunk_statistics(*xs), (hidden_chunks, target_chunks))

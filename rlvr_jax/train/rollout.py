@@ -171,7 +171,7 @@ def collect_rollout(
 
   group_ids = np.repeat(np.arange(rewards.size // n), n).astype(np.int32)
   adv = compute_advantages(config.advantage_estimator, jnp.asarray(rewards), jnp.asarray(loss_mask),
-                           jnp.asarray(group_ids), **config.advantage_hparams)
+                           jnp.asarray(group_ids), correct=jnp.asarray(gen.correct), **config.advantage_hparams)
   loss_mask = loss_mask * np.asarray(adv.keep, np.float32)[:, None]
 
   arrays = {k: place(v) for k, v in dict(prompt_ids=gen.prompt_ids, prompt_mask=gen.prompt_mask,

@@ -150,22 +150,6 @@ def test_gpg_alpha_counts_nonzero_rewards():
   np.testing.assert_allclose(np.asarray(out.advantages), _broadcast(10 / 7 * centered), rtol=1e-5, atol=1e-6)
 
 
-def test_w_reinforce_psr_nsr():
-  """W-REINFORCE: lambda on correct, R - 1 on incorrect; PSR keeps correct with A=+1; NSR keeps wrong with A=-1."""
-  rewards = np.array([1.0, 0.0, 1.0, -1.0, 0.5], np.float32)
-  mask = np.ones((5, 2), np.float32)
-  groups = np.arange(5, dtype=np.int32)
-  w = _run("w_reinforce", rewards=rewards, mask=mask, groups=groups, positive_weight=0.1)
-  np.testing.assert_allclose(np.asarray(w.advantages)[:, 0], [0.1, -1.0, 0.1, -2.0, 0.5], rtol=1e-6)
-  p = _run("psr", rewards=rewards, mask=mask, groups=groups)
-  np.testing.assert_array_equal(np.asarray(p.keep), [True, False, True, False, False])
-  np.testing.assert_array_equal(np.asarray(p.advantages)[:, 0], [1.0, 0.0, 1.0, 0.0, 0.0])
-  n = _run("nsr", rewards=rewards, mask=mask, groups=groups)
-  np.testing.assert_array_equal(np.asarray(n.keep), [False, True, False, True, False])
-  np.testing.assert_array_equal(np.asarray(n.advantages)[:, 0], [0.0, -1.0, 0.0, -2.0, 0.0])
-  assert float(n.metrics["advantages/kept_fraction"]) == pytest.approx(0.4)
-
-
 @pytest.mark.parametrize("method", ["inverted_cdf", "linear"])
 @pytest.mark.parametrize("quantile", [0.0, 0.4, 0.75, 1.0])
 def test_qae_baseline_is_group_quantile(method, quantile):
@@ -193,13 +177,42 @@ def test_qae_two_regime_gate_for_binary_rewards():
   np.testing.assert_array_equal(adv[8:], easy - 1.0)
 
 
+def _all_inputs(rewards=REWARDS, mask=MASK):
+  """Every DATA_INPUT, so that each registered estimator can run."""
+  rng = np.random.default_rng(3)
+  shape = mask.shape
+  return dict(correct=jnp.asarray(rewards == 1.0), baseline_rewards=jnp.asarray(rewards[::-1].copy()),
+              values=jnp.asarray(rng.normal(size=shape).astype(np.float32)),
+              token_rewards=None, old_logp=jnp.asarray(-rng.exponential(size=shape).astype(np.float32)),
+              sum_pi_squared=jnp.asarray(rng.uniform(0.1, 0.9, size=shape).astype(np.float32)),
+              rollout_is_weights=None)
+
+
 def test_advantages_are_masked_and_float32():
-  """Every estimator returns float32 [B, T] advantages that are zero outside the response mask."""
+  """Every estimator returns float32 [B, T] advantages and returns that are zero outside the response mask."""
+  assert set(ADVANTAGE_ESTIMATORS.names()) >= {"grpo", "remax", "grpo_passk", "optimal_token_baseline", "gae",
+                                               "w_reinforce", "psr", "nsr"}
   for name in ADVANTAGE_ESTIMATORS:
-    out = _run(name)
-    assert out.advantages.shape == MASK.shape and out.advantages.dtype == jnp.float32, name
-    assert np.all(np.asarray(out.advantages)[MASK == 0] == 0.0), name
-    assert np.all(np.isfinite(np.asarray(out.advantages))), name
+    out = _run(name, **_all_inputs())
+    for field in (out.advantages, out.returns):
+      assert field.shape == MASK.shape and field.dtype == jnp.float32, name
+      assert np.all(np.asarray(field)[MASK == 0] == 0.0), name
+      assert np.all(np.isfinite(np.asarray(field))), name
+
+
+def test_missing_data_input_names_the_estimator_and_argument():
+  """An estimator's required input (the reward's verdict, the greedy baseline, values) must be passed."""
+  with pytest.raises(ValueError, match=r"'w_reinforce' needs correct \(correct: \[B\] bool"):
+    _run("w_reinforce")
+  with pytest.raises(ValueError, match=r"'remax' needs baseline_rewards"):
+    _run("remax")
+  with pytest.raises(ValueError, match=r"'gae' needs values"):
+    _run("gae")
+  with pytest.raises(ValueError, match=r"correct must be a bool \[B\]"):
+    _run("psr", correct=jnp.asarray(REWARDS))
+  with pytest.raises(ValueError, match=r"values must be \[B, T\]"):
+    _run("gae", values=jnp.zeros((3, 3)))
+  _run("grpo", correct=jnp.asarray(REWARDS == 1.0))  # inputs an estimator does not read are ignored
 
 
 def test_estimators_jit():

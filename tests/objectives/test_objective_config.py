@@ -5,10 +5,10 @@ from __future__ import annotations
 import ml_collections
 import pytest
 
-from rlvr_jax.objectives import (ADVANTAGE_PRESETS, METHOD_PRESETS, ObjectiveConfig, build_objective,
+from rlvr_jax.objectives import (METHOD_PRESETS, METHODS, ObjectiveConfig, build_objective, method_advantage,
                                  method_preset)
 from rlvr_jax.objectives.advantages import ADVANTAGE_ESTIMATORS
-from rlvr_jax.objectives.transforms import Steer
+from rlvr_jax.objectives.transforms.steer import Steer
 
 
 @pytest.mark.parametrize("config,message", [
@@ -18,7 +18,7 @@ from rlvr_jax.objectives.transforms import Steer
      r"unknown steer hyperparameters \['wmin'\]; known: .*w_min"),
     ({"eps_hihg": 0.28}, r"unknown objective config keys \['eps_hihg'\]"),
     ({"steer": {"w_min": 0.7}}, r"sections \['steer'\] for transforms that are not in transforms"),
-    ({"policy_loss": "ppo2"}, r"unknown policy loss policy_loss='ppo2'; known: gpg, ppo"),
+    ({"policy_loss": "ppo2"}, r"unknown policy loss policy_loss='ppo2'; known: cispo, gmpo, gpg, gspo, ppo, sapo"),
     ({"loss_agg_mode": "token-sum"}, r"loss_agg_mode='token-sum' is not one of"),
     ({"kl": {"kind": "k4", "coef": 0.1}}, r"unknown KL estimator kl.kind='k4'"),
     ({"kl": {"kind": "k3", "coeff": 0.1}}, r"unknown kl hyperparameters \['coeff'\]"),
@@ -88,10 +88,10 @@ def test_config_dict_and_dataclass_forms_build_the_same_objective():
 
 def test_every_preset_builds_and_pairs_with_a_registered_advantage_estimator():
   """METHOD_PRESETS are valid configs; their advantage estimators exist in the registry."""
-  assert set(METHOD_PRESETS) == set(ADVANTAGE_PRESETS)
+  assert set(METHOD_PRESETS) == set(METHODS.names())
   for name in METHOD_PRESETS:
     build_objective(METHOD_PRESETS[name])
-    estimator, _ = ADVANTAGE_PRESETS[name]
+    estimator, _ = method_advantage(name)
     assert estimator in ADVANTAGE_ESTIMATORS, name
 
 

@@ -165,6 +165,16 @@ def test_logp_is_log_softmax_of_target_and_temperature_divides_first():
   np.testing.assert_allclose(np.asarray(stats.logp), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_sum_pi_squared_is_the_collision_probability():
+  """sum_v softmax(h W^T / T)_v^2 in numpy, chunked; absent unless requested (OTB's rollout input)."""
+  hidden, unembed, targets = _inputs()
+  stats = token_statistics(hidden, unembed, targets, temperature=0.7, chunk_size=5, with_entropy=False,
+                           with_sum_pi_squared=True)
+  logits = np.einsum("btd,vd->btv", np.asarray(hidden, np.float64), np.asarray(unembed, np.float64)) / 0.7
+  np.testing.assert_allclose(np.asarray(stats.sum_pi_squared), (_softmax(logits) ** 2).sum(-1), rtol=1e-4)
+  assert token_statistics(hidden, unembed, targets, chunk_size=5).sum_pi_squared is None
+
+
 def test_bfloat16_inputs_give_float32_statistics():
   """bfloat16 hidden / LM head: float32 outputs matching the float32 computation on the rounded inputs."""
   hidden, unembed, targets = _inputs(jnp.bfloat16)

@@ -16,7 +16,8 @@ import pytest
 
 from rlvr_jax.objectives import build_objective
 from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
-from rlvr_jax.objectives.transforms import EntropyAdvantage, PositiveAdvantageReweight
+from rlvr_jax.objectives.transforms.entropy_advantage import EntropyAdvantage
+from rlvr_jax.objectives.transforms.positive_advantage import PositiveAdvantageReweight
 
 RNG = np.random.default_rng(11)
 B, T = 4, 10

@@ -9,7 +9,7 @@ import pytest
 
 from rlvr_jax.objectives import build_objective
 from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
-from rlvr_jax.objectives.transforms import ClipCov, KLCov, token_covariance
+from rlvr_jax.objectives.transforms.covariance import ClipCov, KLCov, token_covariance
 
 RNG = np.random.default_rng(3)
 B, T = 4, 25

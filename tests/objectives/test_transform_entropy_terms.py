@@ -9,7 +9,8 @@ import pytest
 
 from rlvr_jax.objectives import TrainingProgress
 from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
-from rlvr_jax.objectives.transforms import AdaptiveEntropyBonus, EntropyAdvantage, EntropyBonus
+from rlvr_jax.objectives.transforms.entropy_advantage import EntropyAdvantage
+from rlvr_jax.objectives.transforms.entropy_bonus import AdaptiveEntropyBonus, EntropyBonus
 
 MASK = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], np.float32)
 ENTROPY = np.array([[0.5, 1.0, 0.1, 7.0], [2.0, 0.3, 7.0, 7.0]], np.float32)

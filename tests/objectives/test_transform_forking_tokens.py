@@ -9,7 +9,7 @@ import pytest
 
 from rlvr_jax.objectives import build_objective
 from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
-from rlvr_jax.objectives.transforms import ForkingTokens
+from rlvr_jax.objectives.transforms.forking_tokens import ForkingTokens
 
 MASK = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 0, 0]], np.float32)
 ENTROPY = np.array([[0.1, 2.0, 0.3, 1.5, 0.2, 0.05], [3.0, 0.0, 0.4, 9.0, 9.0, 9.0],

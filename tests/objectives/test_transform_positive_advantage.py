@@ -9,8 +9,9 @@ import pytest
 
 from rlvr_jax.objectives import TrainingProgress, build_objective
 from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
-from rlvr_jax.objectives.transforms import (NonNegativeAdvantageOnly, NonPositiveAdvantageOnly,
-                                            PositiveAdvantageReweight, RandomPositiveClip)
+from rlvr_jax.objectives.transforms.positive_advantage import (NonNegativeAdvantageOnly,
+                                                               NonPositiveAdvantageOnly,
+                                                               PositiveAdvantageReweight, RandomPositiveClip)
 
 MASK = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]], np.float32)
 ADV = np.array([[1.0] * 4, [0.0] * 4, [-2.0] * 4], np.float32) * MASK

@@ -9,7 +9,7 @@ import pytest
 
 from rlvr_jax.objectives import TrainingProgress, build_objective
 from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
-from rlvr_jax.objectives.transforms import Siren, peak_entropy_mask
+from rlvr_jax.objectives.transforms.siren import Siren, peak_entropy_mask
 
 MASK = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0]], np.float32)
 TOPP = np.array([[0.0, 0.5, 1.5, 0.2, 0.9], [0.0, 0.0, 0.0, 0.0, 0.0], [0.3, 0.8, 0.0, 0.0, 0.0],

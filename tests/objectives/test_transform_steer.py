@@ -12,7 +12,7 @@ import pytest
 from rlvr_jax.objectives import build_objective
 from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
 from rlvr_jax.objectives.policy_loss import ppo_token_loss
-from rlvr_jax.objectives.transforms import Steer, steer_weights
+from rlvr_jax.objectives.transforms.steer import Steer, steer_weights
 
 MASK = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]], np.float32)
 ADV = np.array([[1.0] * 4, [-0.5] * 4, [2.0] * 4], np.float32) * MASK

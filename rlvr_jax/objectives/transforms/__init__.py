@@ -1,21 +1,14 @@
 """Entropy-control transforms of the objective state, one module per method family.
 
-Importing this package registers every transform in `TRANSFORMS`; configs refer to them by name:
-
-  clip_higher        DAPO clip range (PPO parameters)
-  steer              STEER entropy-change reweighting
-  siren              SIREN selective anchored entropy regularizer (+ its repository's ablations)
-  pos_adv_reweight   Positive-Advantage Reweighting (constant / stage / epoch / entropy-guided lambda)
-  adv_nonneg_only    train on A >= 0 tokens only
-  adv_nonpos_only    train on A <= 0 tokens only
-  rand_pos_clip      zero a random budget of A > 0 tokens
-  clip_cov           Clip-Cov
-  kl_cov             KL-Cov
-  fork_tokens        80/20 high-entropy forking-token mask
-  entropy_bonus      fixed entropy bonus
-  adaptive_entropy   entropy bonus with a target-entropy coefficient
-  entropy_advantage  entropy-based advantage shaping (Cheng et al.)
+Importing this package imports every module in it (pkgutil, at import time), and each transform module
+registers its transform(s) in `TRANSFORMS` and its method preset(s) in `methods.METHODS`. So adding a
+method is one new module here (plus its `configs/<name>.py`); nothing else lists it. Configs refer to
+transforms by name (`TRANSFORMS.names()`); docs/methods.md has one row per transform, checked against
+the registry by tests/objectives/test_methods_doc.py.
 """
+
+import importlib
+import pkgutil
 
 from rlvr_jax.objectives.transforms.registry import (
     ADVANTAGES,
@@ -27,27 +20,14 @@ from rlvr_jax.objectives.transforms.registry import (
     check_transform_order,
     register_transform,
 )
-from rlvr_jax.objectives.transforms.clip_higher import ClipHigher
-from rlvr_jax.objectives.transforms.covariance import ClipCov, KLCov, token_covariance
-from rlvr_jax.objectives.transforms.entropy_advantage import EntropyAdvantage
-from rlvr_jax.objectives.transforms.entropy_bonus import AdaptiveEntropyBonus, EntropyBonus
-from rlvr_jax.objectives.transforms.forking_tokens import ForkingTokens, forking_token_mask
-from rlvr_jax.objectives.transforms.positive_advantage import (
-    NonNegativeAdvantageOnly,
-    NonPositiveAdvantageOnly,
-    PositiveAdvantageReweight,
-    RandomPositiveClip,
-)
-from rlvr_jax.objectives.transforms.siren import (
-    SIREN_VARIANTS,
-    Siren,
-    SirenState,
-    peak_entropy_mask,
-)
-from rlvr_jax.objectives.transforms.steer import Steer, steer_weights
+
+# Discovery: every submodule, in name order (registration order does not matter: names are sorted).
+MODULES = tuple(importlib.import_module(f"{__name__}.{info.name}")
+                for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name))
 
 __all__ = [
     "ADVANTAGES",
+    "MODULES",
     "PPO_PARAMS",
     "TOKEN_LOSS",
     "TRANSFORMS",
@@ -55,23 +35,4 @@ __all__ = [
     "Transform",
     "check_transform_order",
     "register_transform",
-    "ClipHigher",
-    "ClipCov",
-    "KLCov",
-    "token_covariance",
-    "EntropyAdvantage",
-    "AdaptiveEntropyBonus",
-    "EntropyBonus",
-    "ForkingTokens",
-    "forking_token_mask",
-    "NonNegativeAdvantageOnly",
-    "NonPositiveAdvantageOnly",
-    "PositiveAdvantageReweight",
-    "RandomPositiveClip",
-    "SIREN_VARIANTS",
-    "Siren",
-    "SirenState",
-    "peak_entropy_mask",
-    "Steer",
-    "steer_weights",
 ]

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives.methods import DAPO_DUAL_CLIP, register_method
 from rlvr_jax.objectives.policy_loss import ppo_token_loss
 from rlvr_jax.objectives.transforms import group_stats
 from rlvr_jax.objectives.transforms.registry import (ADVANTAGES, PPO_PARAMS, TOKEN_LOSS, Transform,
@@ -85,7 +86,7 @@ class ClipCov(Transform):
     del transform_state
     valid = batch.response_mask > 0  # [B, T]
     out = ppo_token_loss(batch.logp, batch.old_logp, state.advantages, eps_low=state.ppo.eps_low,
-                         eps_high=state.ppo.eps_high, dual_clip_c=None, clamp_log_ratio=False)
+                         eps_high=state.upper_clip, dual_clip_c=None, clamp_log_ratio=False)
     row_groups, num_groups = batch.group_ids(self.norm_scope)
     cov = token_covariance(state.advantages, batch.logp, valid, row_groups, num_groups)  # [B, T]
     already_clipped = out.clipped_high | out.clipped_low
@@ -145,3 +146,13 @@ class KLCov(Transform):
         "selected_frac": group_stats.masked_mean(chosen, valid),
         "ppo_kl": group_stats.masked_mean(jax.lax.stop_gradient(jnp.abs(log_ratio)), valid),
     })
+
+
+# PRIME-RL recipe/dapo/7b_clip_cov.sh: clip range [0, 2], c = 10 (unused by the loss); ClipCov defaults.
+register_method("clip_cov", objective={"eps_low": 1.0, "eps_high": 1.0, "dual_clip_c": DAPO_DUAL_CLIP,
+                                       "transforms": ("clip_cov",)},
+                source="PRIME-RL/Entropy-Mechanism-of-RL 8850579 recipe/dapo/7b_clip_cov.sh")
+# PRIME-RL recipe/dapo/7b_kl_cov.sh: k_percent 0.2 (%) -> ratio 0.002, beta 1 (the KLCov default).
+register_method("kl_cov", objective={"dual_clip_c": DAPO_DUAL_CLIP, "transforms": ("kl_cov",),
+                                     "kl_cov": {"ratio": 0.002}},
+                source="PRIME-RL/Entropy-Mechanism-of-RL 8850579 recipe/dapo/7b_kl_cov.sh")

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from rlvr_jax.objectives.batch import ObjectiveState, TokenBatch
+from rlvr_jax.objectives.methods import DR_GRPO_AGGREGATION, register_method
 from rlvr_jax.objectives.transforms import group_stats
 from rlvr_jax.objectives.transforms.registry import ADVANTAGES, Transform, register_transform
 from rlvr_jax.objectives.validation import check_choice, check_number
@@ -62,3 +63,8 @@ class EntropyAdvantage(Transform):
     bonus = jnp.where(valid, bonus, 0.0)
     state = state.replace(advantages=state.advantages + bonus)
     return state.add_metrics("entropy_advantage", {"bonus_mean": group_stats.masked_mean(bonus, valid)})
+
+
+# Entropy-based advantage as SIREN's baseline runs it (alpha 0.4, kappa 1: the defaults; Dr.GRPO).
+register_method("entropy_advantage", objective={**DR_GRPO_AGGREGATION, "transforms": ("entropy_advantage",)},
+                estimator="dr_grpo", source="Linn3a/siren fa59a8d dp_actor.py baseline_entropy_adv")

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from rlvr_jax.objectives.batch import ObjectiveState, TokenBatch
+from rlvr_jax.objectives.methods import register_method
 from rlvr_jax.objectives.transforms import group_stats
 from rlvr_jax.objectives.transforms.registry import (TrainingProgress, Transform, read_metric,
                                                      register_transform)
@@ -104,3 +105,11 @@ class AdaptiveEntropyBonus(Transform):
     entropy = read_metric(step_metrics, self.entropy_metric, "adaptive_entropy")
     step = jnp.where(entropy < self.target_entropy, self.coef_step, -self.coef_step)
     return {"coef": jnp.maximum(transform_state["coef"] + step, 0.0)}
+
+
+# Naive entropy bonus with SIREN's beta 0.005 (its naive_entropy_reg baseline; the EntropyBonus default).
+register_method("entropy_bonus", objective={"transforms": ("entropy_bonus",)},
+                source="Linn3a/siren fa59a8d naive_entropy_reg; verl entropy_coeff")
+# Ada-Ent-Reg (Skywork-OR1 style; UNCONFIRMED step size), target 0.2 as in the Revisiting comparison.
+register_method("adaptive_entropy", objective={"transforms": ("adaptive_entropy",)},
+                source="Skywork-OR1 (UNCONFIRMED details); arXiv 2511.05993 comparison")

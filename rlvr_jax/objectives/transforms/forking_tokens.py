@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives.methods import DAPO_DUAL_CLIP, register_method
 from rlvr_jax.objectives.transforms import group_stats
 from rlvr_jax.objectives.transforms.registry import Transform, register_transform
 from rlvr_jax.objectives.transforms.siren import peak_entropy_mask
@@ -78,3 +79,9 @@ class ForkingTokens(Transform):
       keep = peak_entropy_mask(entropy, valid, 1.0 - self.top_ratio)
     state = state.restrict_mask(keep)
     return state.add_metrics("fork_tokens", {"selected_frac": group_stats.masked_mean(keep, valid)})
+
+
+# Beyond the 80/20 rule: DAPO clip + top-20% entropy tokens (the ForkingTokens default).
+register_method("fork_tokens",
+                objective={"dual_clip_c": DAPO_DUAL_CLIP, "transforms": ("clip_higher", "fork_tokens")},
+                source="Shenzhi-Wang/Beyond-the-80-20-Rule-RLVR 6f5dda6 run_only_top20_high_entropy_tokens_dapo")

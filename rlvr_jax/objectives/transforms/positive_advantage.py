@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives.methods import register_method
 from rlvr_jax.objectives.transforms import group_stats
 from rlvr_jax.objectives.transforms.registry import (ADVANTAGES, TrainingProgress, Transform, read_metric,
                                                      register_transform)
@@ -61,6 +62,8 @@ class PositiveAdvantageReweight(Transform):
   step_size: float = 0.05
   entropy_metric: str = "entropy/mean"
   renormalize: bool = False
+
+  scales_weights = True
 
   def __post_init__(self) -> None:
     check_choice("pos_adv_reweight", "schedule", self.schedule, POSITIVE_WEIGHT_SCHEDULES)
@@ -118,6 +121,8 @@ class NonNegativeAdvantageOnly(Transform):
 
   renormalize: bool = False
 
+  scales_weights = True
+
   def __post_init__(self) -> None:
     check_bool("adv_nonneg_only", "renormalize", self.renormalize)
 
@@ -136,6 +141,8 @@ class NonPositiveAdvantageOnly(Transform):
   """Ablation "Adv <= 0 only": trains only on tokens with A <= 0 (entropy rises)."""
 
   renormalize: bool = False
+
+  scales_weights = True
 
   def __post_init__(self) -> None:
     check_bool("adv_nonpos_only", "renormalize", self.renormalize)
@@ -170,6 +177,7 @@ class RandomPositiveClip(Transform):
   renormalize: bool = False
 
   needs_key = True
+  scales_weights = True
 
   def __post_init__(self) -> None:
     check_number("rand_pos_clip", "ratio", self.ratio, low=0.0, high=1.0, low_inclusive=False)
@@ -190,3 +198,9 @@ class RandomPositiveClip(Transform):
                                              num_groups, budget)
     state = _apply_weights(state, 1.0 - chosen.astype(jnp.float32), self.renormalize)
     return state.add_metrics("rand_pos_clip", {"clipfrac": group_stats.masked_mean(chosen, valid)})
+
+
+# Revisiting Entropy (2511.05993): entropy-guided lambda, delta 0.2, Delta 0.05, lambda_0 0 (the
+# PositiveAdvantageReweight defaults; third-party notes, UNCONFIRMED; base clip range verl's default).
+register_method("pos_adv_reweight", objective={"transforms": ("pos_adv_reweight",)},
+                source="arXiv 2511.05993 via third-party notes (no official code)")

@@ -67,12 +67,18 @@ class Transform(abc.ABC):
 
   Class attributes a subclass sets:
     name: registry name, set by `register_transform`.
-    needs_ppo_loss: only meaningful with the PPO policy loss (validated against the config).
+    needs_ppo_loss: only meaningful with the PPO policy loss (it sets or replaces the PPO clipped loss);
+      validated against the config's policy loss.
+    scales_weights: multiplies the per-token weights, which a sequence-level policy loss (GMPO) has no
+      place for; validated against the config's policy loss.
+    needs_kl_loss: acts on the KL loss term, so the config must have one (`kl`).
     needs_key: draws random numbers from the `key` argument of `apply`.
   """
 
   name: ClassVar[str] = ""
   needs_ppo_loss: ClassVar[bool] = False
+  scales_weights: ClassVar[bool] = False
+  needs_kl_loss: ClassVar[bool] = False
   needs_key: ClassVar[bool] = False
 
   def reads(self) -> frozenset[str]:

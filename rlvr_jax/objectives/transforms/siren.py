@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives.methods import DR_GRPO_AGGREGATION, register_method
 from rlvr_jax.objectives.transforms import group_stats
 from rlvr_jax.objectives.transforms.registry import (TrainingProgress, Transform, read_metric,
                                                      register_transform)
@@ -215,3 +216,11 @@ class Siren(Transform):
     if self.spec.objective == "adaptive":
       coef = jnp.maximum(0.0, coef + self.adaptive_lr * (anchor - entropy))
     return SirenState(anchor=anchor, anchored=jnp.asarray(True), coef=coef)
+
+
+# SIREN exp_scripts/siren.sh: effective clip 0.2/0.2 (the yaml pins clip_ratio_low/high, so the script's
+# clip_ratio=0.28 has no effect), c = 3, no log-ratio clamp (older verl copy), Dr.GRPO aggregation with
+# SIREN's row mean, the Siren defaults (beta 0.005, top-p 0.8, top-k 10000, mask ratio 0.8). For the
+# exact 1 / (B_mini * 3072) constant also set norm_constant = 3072 and pass global_sequences.
+register_method("siren", objective={**DR_GRPO_AGGREGATION, "transforms": ("siren",)}, estimator="dr_grpo",
+                source="Linn3a/siren fa59a8d exp_scripts/siren.sh")

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from rlvr_jax.objectives import entropy_change
 from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives.methods import DAPO_DUAL_CLIP, register_method
 from rlvr_jax.objectives.policy_loss import ppo_token_loss
 from rlvr_jax.objectives.transforms import group_stats
 from rlvr_jax.objectives.transforms.registry import ADVANTAGES, PPO_PARAMS, Transform, register_transform
@@ -61,6 +62,8 @@ class Steer(Transform):
   norm_scope: str = "mini_batch"
   entropy_source: str = "old"
   scale_floor: float = 0.02
+
+  scales_weights = True
 
   def __post_init__(self) -> None:
     check_number("steer", "w_min", self.w_min, low=0.0, low_inclusive=False)
@@ -105,7 +108,7 @@ def steer_weights(config: Steer, batch: TokenBatch, state: ObjectiveState) -> tu
   if config.omega_form == "theorem":
     gradient_active = ppo_token_loss(
         jax.lax.stop_gradient(batch.logp), batch.old_logp, state.advantages,
-        eps_low=state.ppo.eps_low, eps_high=state.ppo.eps_high, dual_clip_c=state.ppo.dual_clip_c,
+        eps_low=state.ppo.eps_low, eps_high=state.upper_clip, dual_clip_c=state.ppo.dual_clip_c,
         clamp_log_ratio=state.ppo.clamp_log_ratio).gradient_active
   omega = entropy_change.entropy_change_estimate(
       state.advantages, batch.logp, batch.old_logp, entropy, form=config.omega_form,
@@ -144,3 +147,14 @@ def steer_weights(config: Steer, batch: TokenBatch, state: ObjectiveState) -> tu
   group_has_tokens = jnp.isfinite(max_magnitude)
   weights = jnp.where(valid & group_has_tokens, weights, 0.0)
   return jax.lax.stop_gradient(weights), omega
+
+
+# STEER run/run_exp.sh (main: exponential mapping, w_min 0.8, the Steer defaults), run_linear.sh
+# (0.8 / 1.2), run_asymmetric.sh (upstream 08add1cc, UNCONFIRMED); clip 0.2 / 0.28 with c = 10.
+_STEER = {"dual_clip_c": DAPO_DUAL_CLIP, "transforms": ("clip_higher", "steer")}
+register_method("steer", objective=_STEER, source="zz-haooo/STEER b31df716 run/run_exp.sh")
+register_method("steer_linear", objective={**_STEER, "steer": {"w_max": 1.2, "mapping": "linear"}},
+                source="zz-haooo/STEER b31df716 run/run_linear.sh")
+register_method("steer_asymmetric",
+                objective={**_STEER, "steer": {"w_min": 0.9, "mapping": "linear", "mode": "asymmetric"}},
+                source="STEER upstream 08add1cc run_asymmetric.sh (UNCONFIRMED, third-party copy)")
