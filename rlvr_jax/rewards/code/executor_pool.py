@@ -2,9 +2,10 @@
 
 The work happens in subprocesses, so plain threads suffice to supervise them: a thread blocks in
 `select` (GIL released) while its sample runs, and the trainer is never blocked by more than the
-batch it asked for. Each thread holds a slot for the whole sample; the slot picks the sample's
-sandbox uid when privileges are dropped (uids reserved process-wide, see uids.py), so the
-kill-everything-of-this-user cleanup of one run can never hit another run in flight. A hanging
+batch it asked for. Each thread holds a slot for the whole sample; the slot picks the sample's two
+sandbox uids (the program's and the judge's) when privileges are dropped (uids reserved host-wide,
+see uids.py), so the kill-everything-of-this-user cleanup of one run can never hit another run in
+flight. A hanging
 sample occupies one slot for its own timeout; the other samples go through the other slots meanwhile.
 """
 
@@ -52,18 +53,23 @@ class ExecutorPool:
     self.sandbox, self.timeout_s, self.workers = sandbox, float(timeout_s), workers
     self.isolation: Isolation = probe_isolation(sandbox)
     self._sandbox = Sandbox(sandbox, self.isolation)
-    self._uids = reserve_uids(sandbox.uid_base, workers) if self.isolation.drop_privileges else None
+    self._uids = reserve_uids(sandbox.uid_base, 2 * workers) if self.isolation.drop_privileges else None
     self._slots: queue.SimpleQueue[int] = queue.SimpleQueue()
     for slot in range(workers):
       self._slots.put(slot)
     self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="code-sandbox")
 
   def uid(self, slot: int) -> int | None:
-    """The sandbox uid of `slot` (reserved for this pool alone), None when privileges are kept."""
-    return self._uids[slot] if self._uids is not None else None
+    """The program's sandbox uid in `slot` (reserved for this pool alone), None when privileges are kept."""
+    return self._uids[2 * slot] if self._uids is not None else None
+
+  def judge_uid(self, slot: int) -> int | None:
+    """The judge's sandbox uid in `slot` (another user than the program's), None when privileges are kept."""
+    return self._uids[2 * slot + 1] if self._uids is not None else None
 
   def _run(self, slot: int, program: str, job: dict, stdin: str | None) -> RunResult:
-    return self._sandbox.run(program, job, timeout_s=self.timeout_s, uid=self.uid(slot), stdin=stdin)
+    return self._sandbox.run(program, job, timeout_s=self.timeout_s, uid=self.uid(slot),
+                             judge_uid=self.judge_uid(slot), stdin=stdin)
 
   def _grade(self, task: SampleTask) -> SampleResult:
     if task.code is None:  # nothing to run: no slot, no process

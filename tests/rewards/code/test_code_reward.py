@@ -64,7 +64,8 @@ def test_every_kind_of_completion_in_every_format(fraction_reward, answer, progr
   np.testing.assert_allclose(result.scores, expected_scores, rtol=1e-6)
   np.testing.assert_array_equal(result.correct, [n == "correct" for n in names])
   assert result.metrics == {"correct": 1, "no_answer": 1, "timeouts": 0, "crashes": 0, "errors": 1,
-                            "failed": 1, "syntax_errors": 1, "tests_passed": 4, "tests_total": 15}
+                            "failed": 1, "syntax_errors": 1, "protocol_errors": 0, "tests_passed": 4,
+                            "tests_total": 15}
 
 
 def test_binary_reward_values_and_format_bonus():
