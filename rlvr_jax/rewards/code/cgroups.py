@@ -1,18 +1,20 @@
-"""A memory cgroup per run, so a run's processes share one memory cap (cgroup v2 memory.max, or the
-v1 memory controller where that is what the host mounts).
+"""A memory cgroup per sandbox slot, so all processes of a run share one memory cap (cgroup v2
+memory.max, or the v1 memory controller where that is what the host mounts).
 
 RLIMIT_AS caps each process; four forked children of 700 MB are four processes under a 1 GiB limit.
-A memory cgroup caps them together: the launcher puts the candidate process into the run's cgroup
-before any program code runs, every child it forks inherits it, and the kernel OOM-kills inside it
-(the whole cgroup at once on v2, `memory.oom.group`) when the run's total would pass the limit.
+A memory cgroup caps them together. Moving a process into a cgroup costs an RCU grace period (~10 ms
+on a busy host), too much per run, so the cgroup belongs to a sandbox (one per pool slot, running one
+run at a time) and its zygote is moved in once, at start: every launcher, program and judge process
+is then born inside, and the kernel OOM-kills there when a run's total would pass the limit (the
+candidate first: the zygote and launchers are exempt, see zygote.py).
 
 Where the cgroups go: `SandboxConfig.cgroup_parent` if set (a delegated subtree, e.g. one a systemd
 unit with Delegate=yes or a container runtime prepared), else found from this process's own cgroup:
 on v2 the nearest ancestor that has the memory controller enabled for its children and that this
 user may write (a cgroup with processes in it cannot enable controllers for children, so the
-trainer's own cgroup usually cannot serve); on v1 the trainer's own memory cgroup. Each pool makes
-a directory `rlvr-sandbox-<pid>-<n>` there and one child per run, removed after the run; directories
-of dead trainers are removed when a new pool starts.
+trainer's own cgroup usually cannot serve); on v1 the trainer's own memory cgroup. Each sandbox makes
+`rlvr-sandbox-<pid>-<n>/slot` there, removed when it closes; directories of dead trainers are
+removed when a new one starts.
 """
 
 from __future__ import annotations
@@ -177,40 +179,41 @@ def remove_stale_pools(parent: CgroupParent) -> None:
     _remove_dir(pool, attempts=1)
 
 
-class RunCgroups:
-  """The memory cgroups of one pool's runs, under `parent`; `close()` removes the pool directory."""
+class SlotCgroup:
+  """The memory cgroup of one sandbox: `join` its zygote; `close()` removes it once that has exited."""
 
-  def __init__(self, parent: CgroupParent):
-    self.parent = parent
+  def __init__(self, parent: CgroupParent, memory_bytes: int):
     remove_stale_pools(parent)
-    self.path = os.path.join(parent.path, f"{POOL_PREFIX}{os.getpid()}-{next(_pool_counter)}")
-    os.mkdir(self.path)
-    if parent.version == 2:
-      _write(os.path.join(self.path, "cgroup.subtree_control"), "+memory")
-    self._runs = itertools.count()
-
-  def create(self, memory_bytes: int) -> dict:
-    """A fresh cgroup capped at `memory_bytes` (no swap), as the launcher's request field."""
-    path = os.path.join(self.path, f"run-{next(self._runs)}")
-    os.mkdir(path)
+    self.version = parent.version
+    self.pool = os.path.join(parent.path, f"{POOL_PREFIX}{os.getpid()}-{next(_pool_counter)}")
+    self.path = os.path.join(self.pool, "slot")
+    os.mkdir(self.pool)
     try:
-      if self.parent.version == 2:
-        _write(os.path.join(path, "memory.max"), str(memory_bytes))
+      if self.version == 2:  # controllers reach a child only when its parent enables them for children
+        _write(os.path.join(self.pool, "cgroup.subtree_control"), "+memory")
+      os.mkdir(self.path)
+      if self.version == 2:
+        _write(os.path.join(self.path, "memory.max"), str(memory_bytes))
         for name, value in (("memory.swap.max", "0"), ("memory.oom.group", "1")):
-          if os.path.exists(os.path.join(path, name)):
-            _write(os.path.join(path, name), value)
+          if os.path.exists(os.path.join(self.path, name)):
+            _write(os.path.join(self.path, name), value)
       else:
-        _write(os.path.join(path, "memory.limit_in_bytes"), str(memory_bytes))
-        if os.path.exists(os.path.join(path, "memory.memsw.limit_in_bytes")):
-          _write(os.path.join(path, "memory.memsw.limit_in_bytes"), str(memory_bytes))
+        _write(os.path.join(self.path, "memory.limit_in_bytes"), str(memory_bytes))
+        if os.path.exists(os.path.join(self.path, "memory.memsw.limit_in_bytes")):
+          _write(os.path.join(self.path, "memory.memsw.limit_in_bytes"), str(memory_bytes))
     except OSError:
-      _remove_dir(path)
+      self.close()
       raise
-    return {"version": self.parent.version, "path": path}
 
-  def remove(self, cgroup: dict) -> bool:
-    """Removes a run's cgroup once its processes are gone; False if it could not be."""
-    return _remove_dir(cgroup["path"])
+  def join(self, pid: int) -> None:
+    """Moves process `pid` (the zygote, before it forks anything) into the cgroup."""
+    _write(os.path.join(self.path, "cgroup.procs"), str(pid))
 
-  def close(self) -> None:
-    _remove_dir(self.path)
+  @property
+  def request(self) -> dict:
+    """How the launcher finds the cgroup (to count its OOM kills)."""
+    return {"version": self.version, "path": self.path}
+
+  def close(self) -> bool:
+    """Removes the cgroup and its pool directory; False if processes are still in it."""
+    return _remove_dir(self.path) and _remove_dir(self.pool)

@@ -38,7 +38,7 @@ class ExecutorPool:
 
   Args:
     sandbox: limits and isolation settings (probed once per setting and host; the pool starts one
-      sandbox zygote).
+      sandbox zygote, or one per slot where each slot has a memory cgroup of its own).
     timeout_s: wall-clock limit per run (a whole assert / call program, or one stdio case).
     workers: samples in flight at once (default: the host's cores).
   """
@@ -52,7 +52,14 @@ class ExecutorPool:
       raise ValueError(f"timeout_s={timeout_s!r} must be > 0")
     self.sandbox, self.timeout_s, self.workers = sandbox, float(timeout_s), workers
     self.isolation: Isolation = probe_isolation(sandbox)
-    self._sandbox = Sandbox(sandbox, self.isolation)
+    self._sandboxes: list[Sandbox] = []
+    try:
+      for _ in range(workers if self.isolation.cgroup is not None else 1):  # a cgroup per slot
+        self._sandboxes.append(Sandbox(sandbox, self.isolation))
+    except BaseException:
+      for sandbox_ in self._sandboxes:
+        sandbox_.close()
+      raise
     self._uids = reserve_uids(sandbox.uid_base, 2 * workers) if self.isolation.drop_privileges else None
     self._slots: queue.SimpleQueue[int] = queue.SimpleQueue()
     for slot in range(workers):
@@ -68,8 +75,9 @@ class ExecutorPool:
     return self._uids[2 * slot + 1] if self._uids is not None else None
 
   def _run(self, slot: int, program: str, job: dict, stdin: str | None) -> RunResult:
-    return self._sandbox.run(program, job, timeout_s=self.timeout_s, uid=self.uid(slot),
-                             judge_uid=self.judge_uid(slot), stdin=stdin)
+    sandbox = self._sandboxes[slot % len(self._sandboxes)]
+    return sandbox.run(program, job, timeout_s=self.timeout_s, uid=self.uid(slot), judge_uid=self.judge_uid(slot),
+                       stdin=stdin)
 
   def _grade(self, task: SampleTask) -> SampleResult:
     if task.code is None:  # nothing to run: no slot, no process
@@ -94,7 +102,8 @@ class ExecutorPool:
   def close(self) -> None:
     """Waits for running samples, then stops the threads and the sandbox's zygote (idempotent)."""
     self._executor.shutdown(wait=True, cancel_futures=True)
-    self._sandbox.close()
+    for sandbox in self._sandboxes:
+      sandbox.close()
     if self._uids is not None:
       release_uids(self._uids)
       self._uids = None

@@ -4,7 +4,8 @@ A run gets a fresh temporary working directory (HOME and TMPDIR point there; it 
 a tiny explicit environment, rlimits on CPU time, address space, file size, processes and open files,
 a session and process groups of its own, a seccomp filter (syscall_filter.py: no sockets outside the
 run, no namespaces, no fork where no cgroup caps memory), a memory cgroup for all its processes where
-the host has one (cgroups.py), and, where the probe in `isolation.py` found them usable, private
+the host has one (cgroups.py; one per Sandbox, so a Sandbox runs one run at a time for the cap to be
+per run, as the pool's slots do), and, where the probe in `isolation.py` found them usable, private
 network and IPC namespaces and unprivileged users of its own. Assert and call tests run in a judge
 process apart from the program (judge.py / candidate.py). The zygote (`zygote.py`, one per `Sandbox`)
 forks each run in a single-threaded process (the trainer is a multithreaded jax process, where code
@@ -34,7 +35,7 @@ import weakref
 from typing import Any
 
 from rlvr_jax.rewards.code import candidate, channels, cleanup, judge, wire, zygote
-from rlvr_jax.rewards.code.cgroups import CgroupParent, RunCgroups
+from rlvr_jax.rewards.code.cgroups import CgroupParent, SlotCgroup
 from rlvr_jax.rewards.code.syscall_filter import FilterPolicy, filter_hex
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -274,9 +275,10 @@ class _Zygote:
 
 
 def _stop(state: dict) -> None:
-  state["zygote"].stop()
-  if state["cgroups"] is not None:
-    state["cgroups"].close()
+  if state["zygote"] is not None:  # None: it failed to start
+    state["zygote"].stop()
+  if state["cgroup"] is not None and not state["cgroup"].close():
+    logger.warning("sandbox cgroup %s could not be removed (processes left in it)", state["cgroup"].path)
 
 
 class Sandbox:
@@ -297,14 +299,25 @@ class Sandbox:
     policy = FilterPolicy(allow_inet=isolation.allow_inet, allow_fork=isolation.cgroup is not None)
     self._filters = ((filter_hex(policy), filter_hex(FilterPolicy())) if isolation.syscall_filter
                      else ("", ""))
-    self._state: dict[str, Any] = {"zygote": _Zygote(isolation.python), "cgroups": None}
-    self._finalizer = weakref.finalize(self, _stop, self._state)
+    cgroup = None
     if isolation.cgroup is not None:
       try:
-        self._state["cgroups"] = RunCgroups(isolation.cgroup)
+        cgroup = SlotCgroup(isolation.cgroup, config.memory_bytes)
       except OSError as e:
-        self.close()
-        raise SandboxError(f"cannot make the runs' memory cgroups under {isolation.cgroup.path}: {e}") from None
+        raise SandboxError(f"cannot make a memory cgroup under {isolation.cgroup.path}: {e}") from None
+    self._state: dict[str, Any] = {"zygote": None, "cgroup": cgroup}
+    self._finalizer = weakref.finalize(self, _stop, self._state)
+    self._state["zygote"] = self._start_zygote()
+
+  def _start_zygote(self) -> _Zygote:
+    zygote_process = _Zygote(self.isolation.python)
+    if self._state["cgroup"] is not None:
+      try:
+        self._state["cgroup"].join(zygote_process.process.pid)
+      except OSError as e:
+        zygote_process.stop()
+        raise SandboxError(f"cannot move the sandbox zygote into {self._state['cgroup'].path}: {e}") from None
+    return zygote_process
 
   def _send(self, request: dict, fds: list[int]) -> None:
     """Sends a run request; a zygote that died (a program of the trainer's own user can kill it) is
@@ -324,7 +337,7 @@ class Sandbox:
                                f"{zygote_process.process.poll()}): {e}") from None
           logger.warning("sandbox zygote gone (exit code %s); restarting it", zygote_process.process.poll())
           zygote_process.stop()
-          self._state["zygote"] = _Zygote(self.isolation.python)
+          self._state["zygote"] = self._start_zygote()
 
   def run(self, program: str, job: dict, *, timeout_s: float, uid: int | None, judge_uid: int | None = None,
           stdin: str | None = None) -> RunResult:
@@ -340,7 +353,7 @@ class Sandbox:
     judged = job["format"] != "stdio"
     workdir = tempfile.mkdtemp(prefix="rlvr_code_", dir=self.config.temp_root)
     pipes = {name: os.pipe() for name in ("stdout", "stderr", "results", "status")}
-    cgroups, cgroup, sent_fds = self._state["cgroups"], None, []
+    cgroup, sent_fds = self._state["cgroup"], []
     try:
       if uid is not None:
         os.chown(workdir, uid, uid)
@@ -350,13 +363,11 @@ class Sandbox:
         _write(os.path.join(workdir, "job.json"), json.dumps({"setup": job["setup"]}), uid)
         judge_job = {**job["judge"], "max_message_bytes": self.config.max_message_bytes}
         judge_fd = _anonymous_file(json.dumps(judge_job).encode())
-      if cgroups is not None:
-        cgroup = cgroups.create(self.config.memory_bytes)
       limits = run_limits(self.config, timeout_s)
       request = {"workdir": workdir, "mode": "judged" if judged else "stdio", "uid": uid, "judge_uid": judge_uid,
                  "unshare": self.isolation.unshare_flags, "limits": limits, "judge_limits": limits,
                  "env": run_env(workdir), "judge_env": {"PATH": SAFE_PATH, "HOME": "/", "LANG": "C.UTF-8"},
-                 "timeout_s": timeout_s, "cgroup": cgroup, "filter": self._filters[0],
+                 "timeout_s": timeout_s, "cgroup": cgroup.request if cgroup else None, "filter": self._filters[0],
                  "judge_filter": self._filters[1], "max_message_bytes": self.config.max_message_bytes}
       sent_fds += [pipes[name][1] for name in ("stdout", "stderr", "results", "status")]
       if judged:
@@ -386,8 +397,6 @@ class Sandbox:
       removal = cleanup.remove_tree(workdir)
       if not removal.complete:
         logger.warning("sandbox run directory not fully removed: %s", removal.problem)
-      if cgroup is not None and not cgroups.remove(cgroup):
-        logger.warning("sandbox run cgroup %s could not be removed", cgroup["path"])
 
   def _result(self, status: channels.LauncherStatus, data: dict[str, bytes], truncated: set[str],
               finished: bool, job: dict) -> RunResult:
@@ -409,7 +418,7 @@ class Sandbox:
                      oom_kills=status.oom_kills, contained=contained)
 
   def close(self) -> None:
-    """Stops the zygote and removes the pool's cgroup directory (idempotent); runs in flight finish."""
+    """Stops the zygote and removes its cgroup (idempotent); runs in flight finish on their own."""
     self._finalizer()
 
   def __enter__(self) -> Sandbox:

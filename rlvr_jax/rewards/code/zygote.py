@@ -9,10 +9,12 @@ to it over a socket.
 Per request (JSON + fds: stdin, stdout, stderr, status, results and, for judged runs, the judge's
 job) the zygote forks a launcher:
   launcher   new session; non-dumpable; cwd = the run's directory; private network and IPC
-             namespaces (unshare) and child-subreaper status; forks the processes below, puts the
-             candidate into the run's memory cgroup, reports their pids, then releases them (they
-             wait on a pipe, so no program code runs before the cgroup and the report are in place);
-             enforces the wall-clock limit and kills everything the run started.
+             namespaces (unshare) and child-subreaper status; forks the processes below, reports
+             their pids, then releases them (they wait on a pipe, so no program code runs before the
+             report is out); enforces the wall-clock limit and kills everything the run started.
+             The zygote lives in its sandbox's memory cgroup (cgroups.py), so every run process is
+             born in it (a per-run cgroup would cost a migration, ~10 ms, per run); the zygote and
+             launchers are exempt from the OOM killer and the candidate is its first choice.
   candidate  own process group, rlimits, the candidate uid (when root), the run's environment,
              the syscall filter; fds 0-2 = stdio, then: stdio runs run the program as a script
              (fd 3 = a note on how it ended); judged runs (assert / call) load it and serve the judge
@@ -20,12 +22,12 @@ job) the zygote forks a launcher:
   judge      judged runs only: own group, rlimits, the judge uid (another user than the candidate),
              non-dumpable, the syscall filter without fork; fd 0 = its job, 1-2 = stderr, 3 = the
              result pipe (only the judge holds it), 4 = requests, 5 = replies.  judge.py
-On exit or timeout the launcher kills both groups, every process of the sandbox uids, every process
-of the run's cgroup and every orphan re-parented to it, reaps them within a bounded number of
-rounds, and reports on the status fd:
+On exit or timeout the launcher kills both groups and every orphan re-parented to it (and, from the
+second round on, every process of the sandbox uids), reaps them within a bounded number of rounds,
+and reports on the status fd:
   {"event": "started", "launcher", "candidate", "judge"} | {"event": "error", "message"} |
-  {"event": "exit", "candidate": {"code" | "signal"} | null, "judge": ..., "timed_out", "oom_kills",
-   "survivors"}
+  {"event": "exit", "candidate": {"code" | "signal"} | null, "judge": ..., "timed_out",
+   "oom_kills" (in the sandbox's cgroup during the run), "survivors"}
 Setup failures before any program code runs are "error" events (the trainer raises SandboxError);
 nothing a program does can produce one.
 
@@ -121,9 +123,19 @@ def _become(limits, uid, env, cwd=None):
   os.environ.update(env)
 
 
+def _oom_score(value):
+  """This process's OOM-killer preference (-1000: never, 1000: first); best effort without root."""
+  try:
+    with open("/proc/self/oom_score_adj", "w") as f:
+      f.write(str(value))
+  except OSError:
+    pass
+
+
 def _candidate(request, fds, modules):
   """The forked candidate process. Never returns."""
   try:
+    _oom_score(1000)
     _become(request["limits"], request["uid"], request["env"])
     if request["filter"]:
       install_filter(request["filter"])
@@ -140,6 +152,7 @@ def _candidate(request, fds, modules):
 def _judge(request, fds, modules):
   """The forked judge process. Never returns."""
   try:
+    _oom_score(0)
     _become(request["judge_limits"], request["judge_uid"], request["judge_env"], cwd="/")
     _libc_call("prctl", PR_SET_DUMPABLE, 0, 0, 0, 0)
     if request["judge_filter"]:
@@ -189,32 +202,8 @@ def _kill_user(uid):
   os.waitpid(helper, 0)
 
 
-def _cgroup_pids(path):
-  try:
-    with open(os.path.join(path, "cgroup.procs")) as f:
-      return [int(p) for p in f.read().split()]
-  except (OSError, ValueError):
-    return []
-
-
-def _kill_cgroup(cgroup):
-  if cgroup is None:
-    return
-  try:
-    with open(os.path.join(cgroup["path"], "cgroup.kill"), "w") as f:
-      f.write("1")
-    return
-  except OSError:  # cgroup v1, or a v2 kernel before 5.14
-    pass
-  for pid in _cgroup_pids(cgroup["path"]):
-    try:
-      os.kill(pid, signal.SIGKILL)
-    except OSError:
-      pass
-
-
 def _oom_kills(cgroup):
-  """OOM kills in the run's cgroup (memory.events on v2, memory.oom_control on v1)."""
+  """OOM kills so far in the sandbox's cgroup (memory.events on v2, memory.oom_control on v1)."""
   if cgroup is None:
     return 0
   name = "memory.events" if cgroup["version"] == 2 else "memory.oom_control"
@@ -239,9 +228,13 @@ def _direct_children():
     return []
 
 
-def _cleanup(groups, uids, cgroup):
+def _cleanup(groups, uids):
   """Kills and reaps every descendant within _KILL_ROUNDS rounds; (wait status per group leader,
-  number of processes still alive if the rounds ran out)."""
+  number of processes still alive if the rounds ran out).
+
+  Every process of the run descends from this launcher, a subreaper, so killing the two groups and
+  then the direct children (orphans included) round after round gets them all; killing by uid (a
+  helper process per uid) is a second line, used only once a round has left something behind."""
   statuses = {}
   for round_index in range(_KILL_ROUNDS):
     for pgid in groups:
@@ -250,10 +243,9 @@ def _cleanup(groups, uids, cgroup):
           os.killpg(pgid, signal.SIGKILL)
         except OSError:
           pass
-    for uid in uids:
+    for uid in uids if round_index else ():
       if uid is not None:
         _kill_user(uid)
-    _kill_cgroup(cgroup)
     for child in _direct_children():
       try:
         os.kill(child, signal.SIGKILL)  # our child: unreaped, so the pid is still that process
@@ -270,11 +262,6 @@ def _cleanup(groups, uids, cgroup):
         statuses[reaped] = wait_status
     time.sleep(0.001 * min(round_index + 1, 20))
   return statuses, len(_direct_children())
-
-
-def _join_cgroup(cgroup, pid):
-  with open(os.path.join(cgroup["path"], "cgroup.procs"), "w") as f:
-    f.write(str(pid))
 
 
 def _launcher(request, fds, modules):
@@ -312,11 +299,10 @@ def _launcher(request, fds, modules):
           os.setpgid(pid, pid)
         except OSError:  # the child did it first
           pass
-    if request["cgroup"] is not None:
-      _join_cgroup(request["cgroup"], candidate)
     for fd in [RESULTS, go_read] + ([JUDGE_JOB, calls_read, calls_write, replies_read, replies_write]
                                     if judged else []):
       os.close(fd)  # only the run's processes hold them: EOF once those are gone
+    oom_before = _oom_kills(request["cgroup"])
     _report({"event": "started", "launcher": os.getpid(), "candidate": candidate, "judge": judge})
     os.close(go_write)
   except BaseException as e:  # noqa: BLE001 -- reported to the trainer, which raises
@@ -328,12 +314,12 @@ def _launcher(request, fds, modules):
     timed_out = not _wait_exit(judge if judged else candidate, request["timeout_s"])
     candidate_status = _ended_status(candidate)
     statuses, survivors = _cleanup([pid for pid in (candidate, judge) if pid is not None],
-                                   (request["uid"], request["judge_uid"]), request["cgroup"])
+                                   (request["uid"], request["judge_uid"]))
     judge_status = _describe_status(statuses.get(judge)) if judged else None
     if candidate_status is None and not judged:
       candidate_status = _describe_status(statuses.get(candidate))
     _report({"event": "exit", "candidate": candidate_status, "judge": judge_status, "timed_out": timed_out,
-             "oom_kills": _oom_kills(request["cgroup"]), "survivors": survivors})
+             "oom_kills": _oom_kills(request["cgroup"]) - oom_before, "survivors": survivors})
   finally:
     os._exit(0)
 
@@ -362,6 +348,7 @@ def load_modules(sources):
 def serve(sock_fd, sources):
   """Forks a launcher per request until the trainer closes the socket."""
   _libc_call("prctl", PR_SET_DUMPABLE, 0, 0, 0, 0)  # programs of the trainer's user cannot trace it
+  _oom_score(-1000)
   modules = load_modules(sources)
   sock = socket.socket(fileno=sock_fd)
   signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # launchers are reaped by the kernel

@@ -64,11 +64,11 @@ def test_dead_zygote_is_restarted_and_a_broken_one_raises():
   """A zygote killed mid-training (a program of the trainer's own user could) is restarted on the next
   run; if the restart cannot run anything either, the run raises SandboxError."""
   with ExecutorPool(timeout_s=5.0, workers=1) as pool:
-    state = pool._sandbox._state
+    state = pool._sandboxes[0]._state
     state["zygote"].process.kill()
     state["zygote"].process.wait()
     assert pool.map([SampleTask("def f(x):\n  return x + 1", QUICK)])[0].outcome == "passed"
-    pool._sandbox.isolation = dataclasses.replace(pool.isolation, python="/bin/false")
+    pool._sandboxes[0].isolation = dataclasses.replace(pool.isolation, python="/bin/false")
     state["zygote"].process.kill()
     state["zygote"].process.wait()
     with pytest.raises(SandboxError, match="zygote"):
