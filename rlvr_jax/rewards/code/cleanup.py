@@ -12,7 +12,6 @@ to the caller (which logs it), never raised.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import itertools
 import os
 import secrets
@@ -63,27 +62,21 @@ def _hoist(top: int, name: str, fresh_names) -> int:
   return moved
 
 
-def _remove_entry(top: int, name: str, fresh_names) -> int:
-  """Removes one entry of `top` (a directory only once empty); the operations it took."""
+def _remove_entry(top: int, entry: os.DirEntry, fresh_names) -> int:
+  """Removes one entry of `top` (a directory after moving its entries up); the operations it took."""
   try:
-    os.unlink(name, dir_fd=top)
+    is_dir = entry.is_dir(follow_symlinks=False)
+  except OSError:
+    is_dir = False
+  if not is_dir:
+    try:
+      os.unlink(entry.name, dir_fd=top)
+    except FileNotFoundError:
+      pass
     return 1
-  except FileNotFoundError:
-    return 1
-  except IsADirectoryError:
-    pass
-  except PermissionError as e:  # EPERM: a directory on some systems
-    if e.errno != errno.EPERM:
-      raise
-  try:
-    os.rmdir(name, dir_fd=top)
-    return 1
-  except OSError as e:
-    if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-      raise
-  steps = 1 + _hoist(top, name, fresh_names)
-  os.rmdir(name, dir_fd=top)
-  return steps + 1
+  steps = 1 + _hoist(top, entry.name, fresh_names)
+  os.rmdir(entry.name, dir_fd=top)
+  return steps
 
 
 def remove_tree(path: str, *, max_steps: int = 2_000_000, max_seconds: float = 30.0) -> Removal:
@@ -101,11 +94,12 @@ def remove_tree(path: str, *, max_steps: int = 2_000_000, max_seconds: float = 3
     return Removal(False, 0, f"cannot open {path}: {e}")
   try:
     while True:
-      names = os.listdir(top)
-      if not names:
+      with os.scandir(top) as listing:
+        entries = list(listing)
+      if not entries:
         break
-      for name in names:
-        steps += _remove_entry(top, name, fresh_names)
+      for entry in entries:
+        steps += _remove_entry(top, entry, fresh_names)
         if steps >= max_steps or time.monotonic() > deadline:
           return Removal(False, steps, f"{path}: stopped after {steps} operations")
   except OSError as e:

@@ -11,9 +11,11 @@ object, patch or frame trick of the program can take part in `==`, `assert`, `ab
 or the report: builtins, the standard library and the test code here are the judge's own.
 
 Name resolution in the tests: the test code's own definitions and the setup code come first, then
-builtins (a program defining `abs` changes nothing), then the program's globals: a module, or a
-function or class that says it comes from a standard module, is replaced by the judge's own import
-of it; the entry point (the function under test) is always the program's.
+builtins (a program defining `abs` changes nothing), then standard modules by name (tests that use
+`math` without importing it get the judge's `math`, whatever the program bound to that name), then
+the program's globals: a module, or a function or class that says it comes from a standard module,
+is replaced by the judge's own import of it; the entry point (the function under test) is always the
+program's. A helper the tests use but neither define nor import stays the program's (a proxy).
 
 Events on the result pipe (fd 3), one JSON line each:
   {"event": "load", "status": "ok" | "syntax_error" | "error", "stage", "message"}
@@ -281,6 +283,12 @@ def run_assert(job, channel):
   entry_point = job.get("entry_point")
   names = sorted(name for name in _referenced_names(source for source, _ in job["steps"])
                  if name == entry_point or (name not in namespace and not hasattr(builtins, name)))
+  for name in [n for n in names if n != entry_point and is_standard_module(n)]:
+    try:  # tests that use `math` without importing it get the judge's math, whatever the program bound
+      namespace[name] = importlib.import_module(name)
+      names.remove(name)
+    except Exception:  # noqa: BLE001
+      pass
   for name, descriptor in zip(names, _lookup(channel, names)):
     found, value = _binding(descriptor, standard_ok=name != entry_point)
     if found:
