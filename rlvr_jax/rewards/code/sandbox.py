@@ -250,6 +250,27 @@ def _kill_group(pgid: int) -> None:
     pass
 
 
+def run_result(status: channels.LauncherStatus, data: dict[str, bytes], truncated: set[str], finished: bool,
+               job: dict) -> RunResult:
+  """The result of a started run from what its channels carried (total: any bytes give a result);
+  kills what a lost launcher left behind."""
+  contained = status.exited and status.survivors == 0
+  if not status.exited:  # the launcher was killed before its cleanup (possible without dropped uids)
+    for pgid in status.pids:
+      _kill_group(pgid)
+  if not contained:
+    logger.warning("sandbox run not fully contained (launcher %s, %d survivors)",
+                   "reported" if status.exited else "lost", status.survivors)
+  judged = job["format"] != "stdio"
+  ending = status.candidate
+  events = channels.parse_judge(data["results"], job["judge"]["num_tests"]) if judged else ()
+  return RunResult(timed_out=status.timed_out or not (status.exited or finished),
+                   exit_code=ending.code if ending else None, term_signal=ending.signal if ending else None,
+                   stdout=data["stdout"], stderr=data["stderr"], stdout_truncated="stdout" in truncated,
+                   events=events, note="" if judged else channels.parse_note(data["results"]),
+                   oom_kills=status.oom_kills, contained=contained)
+
+
 class _Zygote:
   """One zygote process and the socket to it."""
 
@@ -388,7 +409,7 @@ class Sandbox:
       if not status.started:
         raise SandboxError(f"the sandbox zygote ({self.isolation.python}) did not start the run (zygote exit "
                            f"code {self._state['zygote'].process.poll()})")
-      return self._result(status, data, truncated, finished, job)
+      return run_result(status, data, truncated, finished, job)
     finally:
       for fd in sent_fds:
         os.close(fd)
@@ -397,25 +418,6 @@ class Sandbox:
       removal = cleanup.remove_tree(workdir)
       if not removal.complete:
         logger.warning("sandbox run directory not fully removed: %s", removal.problem)
-
-  def _result(self, status: channels.LauncherStatus, data: dict[str, bytes], truncated: set[str],
-              finished: bool, job: dict) -> RunResult:
-    """The result of a started run; kills what a lost launcher left behind."""
-    contained = status.exited and status.survivors == 0
-    if not status.exited:  # the launcher was killed before its cleanup (possible without dropped uids)
-      for pgid in status.pids:
-        _kill_group(pgid)
-    if not contained:
-      logger.warning("sandbox run not fully contained (launcher %s, %d survivors)",
-                     "reported" if status.exited else "lost", status.survivors)
-    judged = job["format"] != "stdio"
-    ending = status.candidate
-    events = channels.parse_judge(data["results"], job["judge"]["num_tests"]) if judged else ()
-    return RunResult(timed_out=status.timed_out or not (status.exited or finished),
-                     exit_code=ending.code if ending else None, term_signal=ending.signal if ending else None,
-                     stdout=data["stdout"], stderr=data["stderr"], stdout_truncated="stdout" in truncated,
-                     events=events, note="" if judged else channels.parse_note(data["results"]),
-                     oom_kills=status.oom_kills, contained=contained)
 
   def close(self) -> None:
     """Stops the zygote and removes its cgroup (idempotent); runs in flight finish on their own."""
