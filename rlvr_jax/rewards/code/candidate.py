@@ -28,9 +28,10 @@ except NameError:  # imported in the trainer (tests)
 
 CALLS_FD, REPLIES_FD = 3, 4  # assert / call: requests from the judge, replies to it
 NOTES_FD = 3  # stdio: one byte saying how the script ended
+PROGRAM_FD = 5  # {"source", "setup"} as JSON, read once at the start and closed
 SYNTAX, RAISED, EXITED, DONE = b"S", b"E", b"X", b"D"
 NAMESPACE_NAME = "solution"
-_read, _write, _exit, _unlink = os.read, os.write, os._exit, os.unlink  # bound before the program runs
+_read, _write, _exit = os.read, os.write, os._exit  # bound before the program runs
 
 
 def _describe(error):
@@ -71,16 +72,25 @@ def _note(mark):
     pass
 
 
-def _read_source():
-  with open("program.py", encoding="utf-8", errors="surrogateescape") as f:
-    return f.read()
+def read_program():
+  """(source, setup) from PROGRAM_FD, which is then closed (nothing of it stays reachable)."""
+  chunks = []
+  while True:
+    chunk = _read(PROGRAM_FD, 1 << 20)
+    if not chunk:
+      break
+    chunks.append(chunk)
+  os.close(PROGRAM_FD)
+  job = json.loads(b"".join(chunks))
+  return job["source"], job["setup"]
 
 
 def run_script():
   """stdio: the program as `__main__`, exiting as the interpreter would (1 on an uncaught exception,
   the SystemExit code otherwise), with a note on fd 3. Never returns."""
+  source, _ = read_program()
   try:
-    code = compile(_read_source(), "program.py", "exec", dont_inherit=True)
+    code = compile(source, "program.py", "exec", dont_inherit=True)
   except BaseException:  # noqa: BLE001 -- SyntaxError, ValueError (NUL bytes), RecursionError, ...
     traceback.print_exc()
     _note(SYNTAX)
@@ -225,18 +235,16 @@ def _run(code, namespace):
 def serve(max_bytes):
   """assert / call: load setup and program, say hello to the judge, then serve it until it closes
   the channel. Never returns."""
-  with open("job.json", encoding="utf-8") as f:
-    job = json.load(f)
-  _unlink("job.json")
+  source, setup = read_program()
   namespace = {"__name__": NAMESPACE_NAME, "__builtins__": builtins}
   server = Server(namespace, max_bytes)
   try:
-    code = compile(_read_source(), "program.py", "exec", dont_inherit=True)
+    code = compile(source, "program.py", "exec", dont_inherit=True)
     hello = ("hello", "ok", "", "")
   except BaseException as e:  # noqa: BLE001
     hello = ("hello", "syntax_error", "program", _describe(e))
-  if hello[1] == "ok" and job["setup"]:
-    failure = _run(compile(job["setup"], "setup", "exec", dont_inherit=True), namespace)
+  if hello[1] == "ok" and setup:
+    failure = _run(compile(setup, "setup", "exec", dont_inherit=True), namespace)
     hello = ("hello", "error", "setup", failure) if failure else hello
   if hello[1] == "ok":
     failure = _run(code, namespace)

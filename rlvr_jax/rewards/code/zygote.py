@@ -6,8 +6,8 @@ a fork of it: fresh processes with nothing of any other run, a few milliseconds 
 safe here and not in the trainer, because the zygote never starts a thread; the trainer only talks
 to it over a socket.
 
-Per request (JSON + fds: stdin, stdout, stderr, status, results and, for judged runs, the judge's
-job) the zygote forks a launcher:
+Per request (JSON + fds: stdin, stdout, stderr, results, status, the program and, for judged runs,
+the judge's job) the zygote forks a launcher:
   launcher   new session; non-dumpable; cwd = the run's directory; private network and IPC
              namespaces (unshare) and child-subreaper status; forks the processes below, reports
              their pids, then releases them (they wait on a pipe, so no program code runs before the
@@ -16,14 +16,14 @@ job) the zygote forks a launcher:
              born in it (a per-run cgroup would cost a migration, ~10 ms, per run); the zygote and
              launchers are exempt from the OOM killer and the candidate is its first choice.
   candidate  own process group, rlimits, the candidate uid (when root), the run's environment,
-             the syscall filter; fds 0-2 = stdio, then: stdio runs run the program as a script
-             (fd 3 = a note on how it ended); judged runs (assert / call) load it and serve the judge
-             (fd 3 = its requests, fd 4 = replies).  candidate.py
+             the syscall filter; fds 0-2 = stdio, 5 = the program (read, then closed), then: stdio
+             runs run the program as a script (fd 3 = a note on how it ended); judged runs (assert /
+             call) load it and serve the judge (fd 3 = its requests, fd 4 = replies).  candidate.py
   judge      judged runs only: own group, rlimits, the judge uid (another user than the candidate),
              non-dumpable, the syscall filter without fork; fd 0 = its job, 1-2 = stderr, 3 = the
              result pipe (only the judge holds it), 4 = requests, 5 = replies.  judge.py
 On exit or timeout the launcher kills both groups and every orphan re-parented to it (and, from the
-second round on, every process of the sandbox uids), reaps them within a bounded number of rounds,
+third round on, every process of the sandbox uids), reaps them within a bounded number of rounds,
 and reports on the status fd:
   {"event": "started", "launcher", "candidate", "judge"} | {"event": "error", "message"} |
   {"event": "exit", "candidate": {"code" | "signal"} | null, "judge": ..., "timed_out",
@@ -50,7 +50,7 @@ import types
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 38, 22, 2
 PR_SET_CHILD_SUBREAPER = 36
 # The launcher's fds, as the zygote arranges them.
-STDIN, STDOUT, STDERR, RESULTS, STATUS, JUDGE_JOB = 0, 1, 2, 3, 4, 5
+STDIN, STDOUT, STDERR, RESULTS, STATUS, PROGRAM, JUDGE_JOB = 0, 1, 2, 3, 4, 5, 6
 GO_FD = 9  # where run processes wait for the launcher's go
 _MAX_FDS = 8
 _KILL_ROUNDS = 200
@@ -228,13 +228,27 @@ def _direct_children():
     return []
 
 
+def _reap(groups, statuses):
+  """Reaps every child that has ended (keeping the wait status of group leaders); False once no
+  child is left at all."""
+  while True:
+    try:
+      reaped, wait_status = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+      return False
+    if reaped == 0:
+      return True
+    if reaped in groups:
+      statuses[reaped] = wait_status
+
+
 def _cleanup(groups, uids):
   """Kills and reaps every descendant within _KILL_ROUNDS rounds; (wait status per group leader,
   number of processes still alive if the rounds ran out).
 
   Every process of the run descends from this launcher, a subreaper, so killing the two groups and
   then the direct children (orphans included) round after round gets them all; killing by uid (a
-  helper process per uid) is a second line, used only once a round has left something behind."""
+  helper process per uid) is a second line, from the third round on."""
   statuses = {}
   for round_index in range(_KILL_ROUNDS):
     for pgid in groups:
@@ -243,7 +257,7 @@ def _cleanup(groups, uids):
           os.killpg(pgid, signal.SIGKILL)
         except OSError:
           pass
-    for uid in uids if round_index else ():
+    for uid in uids if round_index >= 2 else ():
       if uid is not None:
         _kill_user(uid)
     for child in _direct_children():
@@ -251,16 +265,10 @@ def _cleanup(groups, uids):
         os.kill(child, signal.SIGKILL)  # our child: unreaped, so the pid is still that process
       except OSError:
         pass
-    while True:
-      try:
-        reaped, wait_status = os.waitpid(-1, os.WNOHANG)
-      except ChildProcessError:
+    for _ in range(20):  # killed processes take a moment to die: poll briefly before the next round
+      if not _reap(groups, statuses):
         return statuses, 0
-      if reaped == 0:
-        break
-      if reaped in groups:
-        statuses[reaped] = wait_status
-    time.sleep(0.001 * min(round_index + 1, 20))
+      time.sleep(0.00025 * min(round_index + 1, 20))
   return statuses, len(_direct_children())
 
 
@@ -280,11 +288,12 @@ def _launcher(request, fds, modules):
     if judged:
       calls_read, calls_write = os.pipe()
       replies_read, replies_write = os.pipe()
-      candidate_fds = {0: STDIN, 1: STDOUT, 2: STDERR, 3: calls_read, 4: replies_write, GO_FD: go_read}
+      candidate_fds = {0: STDIN, 1: STDOUT, 2: STDERR, 3: calls_read, 4: replies_write, 5: PROGRAM,
+                       GO_FD: go_read}
       judge_fds = {0: JUDGE_JOB, 1: STDERR, 2: STDERR, 3: RESULTS, 4: calls_write, 5: replies_read,
                    GO_FD: go_read}
     else:
-      candidate_fds = {0: STDIN, 1: STDOUT, 2: STDERR, 3: RESULTS, GO_FD: go_read}
+      candidate_fds = {0: STDIN, 1: STDOUT, 2: STDERR, 3: RESULTS, 5: PROGRAM, GO_FD: go_read}
     candidate = os.fork()
     if candidate == 0:
       _candidate(request, candidate_fds, modules)
@@ -299,7 +308,7 @@ def _launcher(request, fds, modules):
           os.setpgid(pid, pid)
         except OSError:  # the child did it first
           pass
-    for fd in [RESULTS, go_read] + ([JUDGE_JOB, calls_read, calls_write, replies_read, replies_write]
+    for fd in [RESULTS, PROGRAM, go_read] + ([JUDGE_JOB, calls_read, calls_write, replies_read, replies_write]
                                     if judged else []):
       os.close(fd)  # only the run's processes hold them: EOF once those are gone
     oom_before = _oom_kills(request["cgroup"])
