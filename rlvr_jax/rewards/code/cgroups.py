@@ -6,7 +6,9 @@ A memory cgroup caps them together. Moving a process into a cgroup costs an RCU 
 on a busy host), too much per run, so the cgroup belongs to a sandbox (one per pool slot, running one
 run at a time) and its zygote is moved in once, at start: every launcher, program and judge process
 is then born inside, and the kernel OOM-kills there when a run's total would pass the limit (the
-candidate first: the zygote and launchers are exempt, see zygote.py).
+candidate first: the zygote and launchers are exempt, see zygote.py). The zygote joins from inside
+(so a wrapper around the interpreter cannot leave it outside unnoticed: where it cannot join, the
+probe finds no usable cgroup).
 
 Where the cgroups go: `SandboxConfig.cgroup_parent` if set (a delegated subtree, e.g. one a systemd
 unit with Delegate=yes or a container runtime prepared), else found from this process's own cgroup:
@@ -180,7 +182,8 @@ def remove_stale_pools(parent: CgroupParent) -> None:
 
 
 class SlotCgroup:
-  """The memory cgroup of one sandbox: `join` its zygote; `close()` removes it once that has exited."""
+  """The memory cgroup of one sandbox (its zygote joins it by writing to `cgroup.procs` at start);
+  `close()` removes it once the zygote has exited."""
 
   def __init__(self, parent: CgroupParent, memory_bytes: int):
     remove_stale_pools(parent)
@@ -204,10 +207,6 @@ class SlotCgroup:
     except OSError:
       self.close()
       raise
-
-  def join(self, pid: int) -> None:
-    """Moves process `pid` (the zygote, before it forks anything) into the cgroup."""
-    _write(os.path.join(self.path, "cgroup.procs"), str(pid))
 
   @property
   def request(self) -> dict:

@@ -45,6 +45,7 @@ _ZYGOTE_SOURCE = open(zygote.__file__, encoding="utf-8").read()  # noqa: SIM115
 _CHOICES = ("auto", "require", "off")
 _DRAIN_S = 0.5
 _STATUS_CAP = 1 << 16
+_ZYGOTE_START_S = 60.0
 
 logger = logging.getLogger(__name__)
 
@@ -267,19 +268,29 @@ def run_result(status: channels.LauncherStatus, data: dict[str, bytes], truncate
 
 
 class _Zygote:
-  """One zygote process and the socket to it."""
+  """One zygote process and the socket to it; it has joined `cgroup_path` ("" for none) when built."""
 
-  def __init__(self, python: str):
+  def __init__(self, python: str, cgroup_path: str):
     self.sock, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with zygote_end:
       try:
         self.process = subprocess.Popen(
-            [python, "-I", "-c", _ZYGOTE_SOURCE, str(zygote_end.fileno()), json.dumps(_SOURCES)],
+            [python, "-I", "-c", _ZYGOTE_SOURCE, str(zygote_end.fileno()), json.dumps(_SOURCES), cgroup_path],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=(zygote_end.fileno(),), cwd="/",
             env={"PATH": SAFE_PATH, "LANG": "C.UTF-8"}, start_new_session=True)
       except OSError as e:
         self.sock.close()
         raise SandboxError(f"cannot start the sandbox interpreter sandbox.python={python!r}: {e}") from None
+    self.sock.settimeout(_ZYGOTE_START_S)
+    try:
+      hello = self.sock.recv(4096)
+    except OSError as e:
+      hello = f"no answer ({e})".encode()
+    self.sock.settimeout(None)
+    if hello != b"ready":
+      self.stop()
+      raise SandboxError(f"the sandbox zygote ({python}) did not start (exit code {self.process.poll()}): "
+                         f"{hello.decode(errors='replace') or 'it exited'}")
 
   def stop(self) -> None:
     self.sock.close()  # EOF: the zygote returns from its loop
@@ -326,14 +337,7 @@ class Sandbox:
     self._state["zygote"] = self._start_zygote()
 
   def _start_zygote(self) -> _Zygote:
-    zygote_process = _Zygote(self.isolation.python)
-    if self._state["cgroup"] is not None:
-      try:
-        self._state["cgroup"].join(zygote_process.process.pid)
-      except OSError as e:
-        zygote_process.stop()
-        raise SandboxError(f"cannot move the sandbox zygote into {self._state['cgroup'].path}: {e}") from None
-    return zygote_process
+    return _Zygote(self.isolation.python, self._state["cgroup"].path if self._state["cgroup"] else "")
 
   def _send(self, request: dict, fds: list[int]) -> None:
     """Sends a run request; a zygote that died (a program of the trainer's own user can kill it) is

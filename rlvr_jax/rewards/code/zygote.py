@@ -12,8 +12,8 @@ the judge's job) the zygote forks a launcher:
              namespaces (unshare) and child-subreaper status; forks the processes below, reports
              their pids, then releases them (they wait on a pipe, so no program code runs before the
              report is out); enforces the wall-clock limit and kills everything the run started.
-             The zygote lives in its sandbox's memory cgroup (cgroups.py), so every run process is
-             born in it (a per-run cgroup would cost a migration, ~10 ms, per run); the zygote and
+             The zygote joins its sandbox's memory cgroup at start (cgroups.py), so every run
+             process is born in it (a per-run cgroup would cost a migration, ~10 ms, per run); the zygote and
              launchers are exempt from the OOM killer and the candidate is its first choice.
   candidate  own process group, rlimits, the candidate uid (when root), the run's environment,
              the syscall filter; fds 0-2 = stdio, 5 = the program (read, then closed), then: stdio
@@ -354,12 +354,21 @@ def load_modules(sources):
           "judge": _load("judge", sources["judge"], {"wire": wire})}
 
 
-def serve(sock_fd, sources):
-  """Forks a launcher per request until the trainer closes the socket."""
-  _libc_call("prctl", PR_SET_DUMPABLE, 0, 0, 0, 0)  # programs of the trainer's user cannot trace it
-  _oom_score(-1000)
-  modules = load_modules(sources)
+def serve(sock_fd, sources, cgroup_path):
+  """Joins the sandbox's memory cgroup (if any), says "ready", then forks a launcher per request until
+  the trainer closes the socket."""
   sock = socket.socket(fileno=sock_fd)
+  try:
+    _libc_call("prctl", PR_SET_DUMPABLE, 0, 0, 0, 0)  # programs of the trainer's user cannot trace it
+    _oom_score(-1000)
+    if cgroup_path:  # joined from in here, so a wrapper (bubblewrap) cannot leave the zygote outside
+      with open(os.path.join(cgroup_path, "cgroup.procs"), "w") as f:
+        f.write("0")
+    modules = load_modules(sources)
+  except BaseException as e:  # noqa: BLE001 -- reported to the trainer, which raises
+    sock.send(f"error: {type(e).__name__}: {e}".encode()[:4000])
+    return
+  sock.send(b"ready")
   signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # launchers are reaped by the kernel
   while True:
     message, fds, _, _ = socket.recv_fds(sock, 1 << 16, _MAX_FDS)
@@ -372,4 +381,4 @@ def serve(sock_fd, sources):
 
 
 if __name__ == "__main__":
-  serve(int(sys.argv[1]), json.loads(sys.argv[2]))
+  serve(int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3])
