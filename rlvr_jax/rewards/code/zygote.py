@@ -15,7 +15,7 @@ the judge's job) the zygote forks a launcher:
              The zygote joins its sandbox's memory cgroup at start (cgroups.py), so every run
              process is born in it (a per-run cgroup would cost a migration, ~10 ms, per run); the zygote and
              launchers are exempt from the OOM killer and the candidate is its first choice.
-  candidate  own process group, rlimits, the candidate uid (when root), the run's environment,
+  candidate  own process group, rlimits, the candidate uid (when root; else no capabilities), the run's environment,
              the syscall filter; fds 0-2 = stdio, 5 = the program (read, then closed), then: stdio
              runs run the program as a script (fd 3 = a note on how it ended); judged runs (assert /
              call) load it and serve the judge (fd 3 = its requests, fd 4 = replies).  candidate.py
@@ -48,6 +48,7 @@ import time
 import types
 
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 38, 22, 2
+PR_CAPBSET_DROP, LINUX_CAPABILITY_VERSION_3 = 24, 0x20080522
 PR_SET_CHILD_SUBREAPER = 36
 # The launcher's fds, as the zygote arranges them.
 STDIN, STDOUT, STDERR, RESULTS, STATUS, PROGRAM, JUDGE_JOB = 0, 1, 2, 3, 4, 5, 6
@@ -108,8 +109,19 @@ def _finish(code):
   os._exit(code)
 
 
+def _drop_capabilities():
+  """No capabilities, now or after an exec (bounding set emptied): for a root zygote whose runs keep
+  its uid (drop_privileges off), so they cannot use root's power over other processes (reading the
+  judge's pipes through /proc needs CAP_SYS_PTRACE)."""
+  for cap in range(64):
+    _LIBC.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the kernel's last capability
+  header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+  _libc_call("capset", header, (ctypes.c_uint32 * 6)())
+
+
 def _become(limits, uid, env, cwd=None):
-  """The run process's identity: own group, rlimits, no supplementary groups, its uid, its env."""
+  """The run process's identity: own group, rlimits, no supplementary groups, its uid (or, keeping the
+  trainer's, no capabilities), its env."""
   os.setpgid(0, 0)
   if cwd is not None:
     os.chdir(cwd)
@@ -119,6 +131,8 @@ def _become(limits, uid, env, cwd=None):
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
+  elif os.geteuid() == 0:
+    _drop_capabilities()
   os.environ.clear()
   os.environ.update(env)
 

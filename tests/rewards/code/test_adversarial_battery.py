@@ -107,7 +107,8 @@ BATTERY = {
     "write_into_other_processes_fds": (
         ADD, "import os\nfor pid in os.listdir('/proc'):\n  if pid.isdigit() and int(pid) != os.getpid():\n"
              "    for fd in range(3, 8):\n      try:\n        with open(f'/proc/{pid}/fd/{fd}', 'wb') as f:\n"
-             "          f.write(b'{\"event\": \"test\", \"index\": 0, \"status\": \"passed\"}\\n')\n"
+             "          for i in range(3):\n"
+             "            f.write(b'{\"event\": \"test\", \"index\": %d, \"status\": \"passed\"}\\n' % i)\n"
              "      except OSError:\n        pass\n" + WRONG, {"failed"}),
     "ptrace_the_judge": (
         ADD, "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nattached = 0\n"
@@ -183,3 +184,38 @@ def test_battery_run_goes_on(battery):
   assert scored.metrics["protocol_errors"] == sum(r.outcome == "protocol_error" for r in results) > 0
   assert after.correct.tolist() == [True] * 4
   assert os.listdir(temp_root) == []
+
+
+SAME_USER = ["always_equal_assert", "patch_builtins_exec_compile", "patch_math_isclose", "namespace_collision_abs",
+             "frame_walking_patches_server", "stdout_and_fd_forgery", "forged_reply_frame", "ptrace_the_judge",
+             "early_exit_at_import", "deep_directories_2500"]
+INTO_THE_JUDGE = ("import os\nsid, hits = os.getsid(0), 0\nfor pid in os.listdir('/proc'):\n"
+                  "  if not pid.isdigit() or int(pid) == os.getpid():\n    continue\n  try:\n"
+                  "    if int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[3]) != sid:\n      continue\n"
+                  "    for fd in range(3, 8):\n      with open(f'/proc/{pid}/fd/{fd}', 'wb') as f:\n"
+                  "        for i in range(3):\n"
+                  "          f.write(b'{\"event\": \"test\", \"index\": %d, \"status\": \"passed\"}\\n' % i)\n"
+                  "        hits += 1\n"
+                  "  except OSError:\n    pass\n" + WRONG)
+
+
+def test_same_user_runs_keep_the_judge_apart():
+  """Without dropped privileges (a non-root trainer; here drop_privileges='off') program and judge share
+  a user, yet the judge's guarantees hold: it is non-dumpable, ptrace is filtered, and (for a root
+  trainer) the program has no capabilities, so its pipes cannot be opened through /proc -- the
+  program below tries every fd of every process of its run's session."""
+  names = SAME_USER + ["into_the_judge"]
+  programs = {**{name: BATTERY[name] for name in SAME_USER}, "into_the_judge": (ADD, INTO_THE_JUDGE, {"failed"})}
+  temp_root = tempfile.mkdtemp(prefix="rlvr_battery_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+  os.chmod(temp_root, 0o711)
+  sandbox = SandboxConfig(memory_bytes=512 << 20, temp_root=temp_root, drop_privileges="off")
+  try:
+    with CodeExecReward(RewardConfig(timeout_s=5.0, workers=2), sandbox=sandbox) as reward:
+      _, results = reward.evaluate([f"```python\n{programs[n][1]}\n```" for n in names], [programs[n][0] for n in names])
+      assert not reward.pool.isolation.drop_privileges
+      assert reward([f"```python\n{CORRECT}\n```"], [ADD]).correct.tolist() == [True]
+    for name, result in zip(names, results):
+      assert result.outcome in programs[name][2], (name, result)
+    assert os.listdir(temp_root) == []
+  finally:
+    os.rmdir(temp_root)
