@@ -132,8 +132,8 @@ class Channel:
       self._fail(ProtocolViolation("malformed hello"))
     return hello[1:]
 
-  def request(self, op, *args):
-    """The value the candidate answers to `op`; raises what the program raised."""
+  def send(self, op, *args):
+    """Sends a request without waiting for its answer (see `answer`); its sequence number."""
     if self.broken is not None:
       raise self.broken
     self.seq += 1
@@ -147,8 +147,12 @@ class Channel:
         data = data[os.write(CALLS_FD, data):]
     except OSError:
       self._fail(CandidateGone("the program's process ended"))
+    return self.seq
+
+  def answer(self, seq):
+    """The value the candidate answered to request `seq` (the next reply); raises what the program raised."""
     reply = self.receive()
-    if type(reply) is not tuple or len(reply) < 2 or reply[1] != self.seq:
+    if type(reply) is not tuple or len(reply) < 2 or reply[1] != seq:
       self._fail(ProtocolViolation("a reply out of sequence"))
     if reply[0] == "ok" and len(reply) == 3:
       return reply[2]
@@ -157,6 +161,9 @@ class Channel:
     if reply[0] == "raise" and len(reply) == 4 and type(reply[2]) is str and type(reply[3]) is str:
       raise _exception(reply[2][:100], reply[3][:_MESSAGE_CHARS])
     self._fail(ProtocolViolation("a malformed reply"))
+
+  def request(self, op, *args):
+    return self.answer(self.send(op, *args))
 
 
 class RemoteObject:
@@ -251,8 +258,9 @@ def _binding(descriptor, standard_ok):
   return False, None
 
 
-def _lookup(channel, names):
-  descriptors = channel.request("lookup", list(names))
+def _lookup(channel, seq, names):
+  """The descriptors answering lookup request `seq` for `names`."""
+  descriptors = channel.answer(seq)
   if type(descriptors) is not list or len(descriptors) != len(names):
     channel._fail(ProtocolViolation("a malformed lookup reply"))
   return descriptors
@@ -271,15 +279,16 @@ def _compile(source, name):
   return compile(source, name, "exec", dont_inherit=True, optimize=0)  # asserts always kept
 
 
-def run_assert(job, channel):
-  """Setup and the program's names into the test namespace, then each step of the tests."""
+def prepare_assert(job, channel):
+  """The test namespace after setup, the program's names the tests need, and the lookup request for
+  them (sent before the program has even loaded: one wait fewer); None if setup failed."""
   namespace = {"__name__": "__tests__", "__builtins__": builtins}
   if job["setup"]:
     try:
       exec(_compile(job["setup"], "setup"), namespace)  # noqa: S102 -- dataset code, trusted
     except BaseException as e:  # noqa: BLE001
       report(event="error", stage="setup", message=_describe(e))
-      return
+      return None
   entry_point = job.get("entry_point")
   names = sorted(name for name in _referenced_names(source for source, _ in job["steps"])
                  if name == entry_point or (name not in namespace and not hasattr(builtins, name)))
@@ -289,7 +298,14 @@ def run_assert(job, channel):
       names.remove(name)
     except Exception:  # noqa: BLE001
       pass
-  for name, descriptor in zip(names, _lookup(channel, names)):
+  return namespace, names, channel.send("lookup", names)
+
+
+def run_assert(job, channel, prepared):
+  """The program's names into the test namespace, then each step of the tests."""
+  namespace, names, seq = prepared
+  entry_point = job.get("entry_point")
+  for name, descriptor in zip(names, _lookup(channel, seq, names)):
     found, value = _binding(descriptor, standard_ok=name != entry_point)
     if found:
       namespace[name] = value
@@ -325,10 +341,15 @@ def _call_target(descriptors, fn_name):
   return None
 
 
-def run_call(job, channel):
+def prepare_call(job, channel):
+  """The lookup request for the function and `Solution` (sent before the program has loaded)."""
+  return channel.send("lookup", [job["fn_name"], "Solution"])
+
+
+def run_call(job, channel, seq):
   """Calls the function once per case; passed when its value equals the expected one as JSON."""
   fn_name = job["fn_name"]
-  descriptors = _lookup(channel, [fn_name, "Solution"])
+  descriptors = _lookup(channel, seq, [fn_name, "Solution"])
   for index, (args, expected) in enumerate(job["cases"]):
     try:
       function = _call_target(descriptors, fn_name)
@@ -364,10 +385,12 @@ def main():
     job = _read_job()
     channel = Channel(job["max_message_bytes"])
     try:
+      prepare, run = {"assert": (prepare_assert, run_assert), "call": (prepare_call, run_call)}[job["format"]]
+      prepared = prepare(job, channel)
       status, stage, message = channel.hello()
       report(event="load", status=status, stage=stage, message=message[:_MESSAGE_CHARS])
-      if status == "ok":
-        {"assert": run_assert, "call": run_call}[job["format"]](job, channel)
+      if status == "ok" and prepared is not None:
+        run(job, channel, prepared)
     except CandidateGone as e:
       report(event="candidate_gone", message=str(e))
     except ProtocolViolation as e:
