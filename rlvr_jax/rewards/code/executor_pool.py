@@ -15,6 +15,7 @@ import concurrent.futures
 import dataclasses
 import os
 import queue
+import threading
 from typing import Sequence
 
 from rlvr_jax.rewards.code.grading import SampleResult, grade_sample
@@ -52,14 +53,11 @@ class ExecutorPool:
       raise ValueError(f"timeout_s={timeout_s!r} must be > 0")
     self.sandbox, self.timeout_s, self.workers = sandbox, float(timeout_s), workers
     self.isolation: Isolation = probe_isolation(sandbox)
-    self._sandboxes: list[Sandbox] = []
-    try:
-      for _ in range(workers if self.isolation.cgroup is not None else 1):  # a cgroup per slot
-        self._sandboxes.append(Sandbox(sandbox, self.isolation))
-    except BaseException:
-      for sandbox_ in self._sandboxes:
-        sandbox_.close()
-      raise
+    # One sandbox (zygote) for all slots, or, with memory cgroups, one per slot made on its first use
+    # (a cgroup caps one run at a time); slot 0's is made now, so a broken sandbox raises here.
+    self._sandboxes: list[Sandbox | None] = [None] * (workers if self.isolation.cgroup is not None else 1)
+    self._sandboxes_lock = threading.Lock()
+    self._sandbox(0)
     self._uids = reserve_uids(sandbox.uid_base, 2 * workers) if self.isolation.drop_privileges else None
     self._slots: queue.SimpleQueue[int] = queue.SimpleQueue()
     for slot in range(workers):
@@ -74,8 +72,15 @@ class ExecutorPool:
     """The judge's sandbox uid in `slot` (another user than the program's), None when privileges are kept."""
     return self._uids[2 * slot + 1] if self._uids is not None else None
 
+  def _sandbox(self, slot: int) -> Sandbox:
+    index = slot % len(self._sandboxes)
+    with self._sandboxes_lock:
+      if self._sandboxes[index] is None:
+        self._sandboxes[index] = Sandbox(self.sandbox, self.isolation)
+      return self._sandboxes[index]
+
   def _run(self, slot: int, program: str, job: dict, stdin: str | None) -> RunResult:
-    sandbox = self._sandboxes[slot % len(self._sandboxes)]
+    sandbox = self._sandbox(slot)
     return sandbox.run(program, job, timeout_s=self.timeout_s, uid=self.uid(slot), judge_uid=self.judge_uid(slot),
                        stdin=stdin)
 
@@ -102,8 +107,10 @@ class ExecutorPool:
   def close(self) -> None:
     """Waits for running samples, then stops the threads and the sandbox's zygote (idempotent)."""
     self._executor.shutdown(wait=True, cancel_futures=True)
-    for sandbox in self._sandboxes:
-      sandbox.close()
+    with self._sandboxes_lock:
+      for sandbox in self._sandboxes:
+        if sandbox is not None:
+          sandbox.close()
     if self._uids is not None:
       release_uids(self._uids)
       self._uids = None

@@ -40,7 +40,7 @@ class AssertSpec:
     tests: the test code as given.
     setup: code run before the program (MBPP test_imports / test_setup_code), "" if none.
     entry_point: the tested function's name, for `check(candidate)` tests; None if not given.
-    steps: (statement source, is it a test) in order; what the harness executes after the program.
+    steps: (statement source, is it a test) in order; what the judge executes after setup.
   """
 
   tests: str
