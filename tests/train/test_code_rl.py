@@ -85,7 +85,7 @@ def test_steer_code_trains_end_to_end(tmp_path, embedded_cache):
   for m in logged:
     assert np.isfinite(m["actor/loss"]) and np.isfinite(m["reward/mean"])
     outcomes = sum(m[f"reward/{k}"] for k in ("correct", "no_answer", "timeouts", "crashes", "errors",
-                                               "failed", "syntax_errors"))
+                                               "failed", "syntax_errors", "protocol_errors"))
     assert outcomes == samples  # every sample graded by the sandbox, in exactly one outcome
     assert m["reward/accuracy"] == m["reward/correct"] / samples
     # Every sample of the built-in task carries 5 assert tests: the rows trained on are code rows.

@@ -18,8 +18,8 @@ import numpy as np
 from rlvr_jax.rewards.base import RewardConfig, RewardResult, check_batch, score
 from rlvr_jax.rewards.code.executor_pool import ExecutorPool, SampleTask
 from rlvr_jax.rewards.code.extraction import CodeExtraction, extract_code
-from rlvr_jax.rewards.code.grading import (CRASH, ERROR, FAILED, NO_CODE, PASSED, SYNTAX_ERROR, TIMEOUT,
-                                           SampleResult)
+from rlvr_jax.rewards.code.grading import (CRASH, ERROR, FAILED, NO_CODE, PASSED, PROTOCOL_ERROR, SYNTAX_ERROR,
+                                           TIMEOUT, SampleResult)
 from rlvr_jax.rewards.code.sandbox import SandboxConfig
 from rlvr_jax.rewards.code.specs import TestSpec, parse_spec
 from rlvr_jax.rewards.registry import REWARDS
@@ -28,15 +28,17 @@ MODES = ("binary", "fraction")
 
 
 def outcome_metrics(results: Sequence[SampleResult]) -> dict[str, int]:
-  """Counts per outcome (each sample in exactly one of the first seven) and summed test counts.
+  """Counts per outcome (each sample in exactly one of the first eight) and summed test counts.
 
-  The first five keys mean what they mean for the other rewards, so dashboards can compare them.
+  The first five keys mean what they mean for the other rewards, so dashboards can compare them;
+  protocol_errors counts programs that wrote on the judge's channel (an attempt to tamper with grading).
   Binary scoring stops a stdio sample at its first failing case, so there tests_passed is a lower bound.
   """
   counts = collections.Counter(r.outcome for r in results)
   return {"correct": counts[PASSED], "no_answer": counts[NO_CODE], "timeouts": counts[TIMEOUT],
           "crashes": counts[CRASH], "errors": counts[ERROR], "failed": counts[FAILED],
-          "syntax_errors": counts[SYNTAX_ERROR], "tests_passed": sum(r.passed for r in results),
+          "syntax_errors": counts[SYNTAX_ERROR], "protocol_errors": counts[PROTOCOL_ERROR],
+          "tests_passed": sum(r.passed for r in results),
           "tests_total": sum(r.total for r in results)}
 
 
@@ -55,7 +57,7 @@ class CodeExecReward:
   Args:
     config: reward values, per-run timeout, parallel samples.
     mode: "binary" (all tests pass) or "fraction" (share of tests passed).
-    sandbox: per-run limits (memory_bytes defaults to 1 GiB of address space) and isolation.
+    sandbox: per-run limits (memory_bytes defaults to 1 GiB for all the program's processes) and isolation.
     extraction: which fenced block is the program.
   """
 

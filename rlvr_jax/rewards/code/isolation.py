@@ -1,14 +1,17 @@
 """Which isolation this host allows, decided once by trial runs rather than guessed.
 
-Whether a private network namespace or an unprivileged sandbox user works depends on the kernel,
-the container runtime and the file permissions of the interpreter, none of which can be read off
-reliably. So the probe simply tries: a trial run with each feature, keeping what worked. Settings
-"auto" log a warning naming what is missing and why; "require" raises instead (for production, where
-running without the isolation is not acceptable). Tests skip on the recorded reason, never silently.
+Whether seccomp, a private network namespace, unprivileged sandbox users or a memory cgroup work
+depends on the kernel, the container runtime and the file permissions of the interpreter, none of
+which can be read off reliably. So the probe simply tries: a trial run with each feature, keeping
+what worked. Settings "auto" log a warning naming what is missing and why; "require" raises instead
+(for production, where running without the isolation is not acceptable). The last trial is a judged
+run (the judge and the candidate as two processes, with everything that was kept), which must pass.
+Tests skip on the recorded reason, never silently.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -16,12 +19,19 @@ import shutil
 import signal
 import sys
 
+from rlvr_jax.rewards.code import cgroups
 from rlvr_jax.rewards.code.sandbox import SAFE_PATH, Isolation, Sandbox, SandboxConfig, SandboxError
+from rlvr_jax.rewards.code.syscall_filter import host_arch
 from rlvr_jax.rewards.code.uids import release_uids, reserve_uids
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
 _TRIAL_TIMEOUT_S = 30.0
+_STDIO_TRIAL = "import fractions, heapq\nprint('ok')"
+_JUDGED_TRIAL = "import fractions, heapq\ndef f(x):\n  return x + 1"
+_JUDGED_JOB = {"format": "assert", "setup": "", "judge": {"format": "assert", "setup": "", "entry_point": "f",
+                                                          "steps": [["assert f(1) == 2", True]], "num_tests": 1}}
 
 logger = logging.getLogger(__name__)
 
@@ -41,39 +51,62 @@ def python_candidates(config: SandboxConfig) -> list[str]:
   return candidates
 
 
-def trial_failure(config: SandboxConfig, isolation: Isolation) -> str:
-  """"" when a trivial program runs under `isolation`, else what went wrong.
+def trial_failure(config: SandboxConfig, isolation: Isolation, *, judged: bool = False) -> str:
+  """"" when a trivial program runs under `isolation` (as a script, or under the judge), else what
+  went wrong.
 
   The program imports standard modules the zygote has not loaded, which fails where the sandbox user
   cannot read the interpreter's library (a pyenv under /root).
   """
-  uids = reserve_uids(config.uid_base, 1) if isolation.drop_privileges else (None,)
+  uids = reserve_uids(config.uid_base, 2) if isolation.drop_privileges else (None, None)
   try:
     with Sandbox(config, isolation) as sandbox:
-      result = sandbox.run("import fractions, heapq\nprint('ok')", {"format": "stdio"},
-                           timeout_s=_TRIAL_TIMEOUT_S, uid=uids[0])
+      if judged:
+        result = sandbox.run(_JUDGED_TRIAL, _JUDGED_JOB, timeout_s=_TRIAL_TIMEOUT_S, uid=uids[0], judge_uid=uids[1])
+      else:
+        result = sandbox.run(_STDIO_TRIAL, {"format": "stdio"}, timeout_s=_TRIAL_TIMEOUT_S, uid=uids[0])
   except SandboxError as e:
     return str(e)
   finally:
     if isolation.drop_privileges:
       release_uids(uids)
-  if result.stdout == b"ok\n" and any(r.get("event") == "finished" for r in result.records):
+  if judged:
+    if [(e.event, e.status) for e in result.events if e.event == "test"] == [("test", "passed")]:
+      return ""
+    what = "; ".join(f"{e.event} {e.status} {e.message}".strip() for e in result.events) or "no judge events"
+    return f"a judged trial run failed ({what}, stderr: {result.stderr[-300:].decode(errors='replace')!r})"
+  if result.stdout == b"ok\n" and result.exit_code == 0:
     return ""
   ended = (f"signal {signal.Signals(result.term_signal).name}" if result.term_signal
            else f"exit code {result.exit_code}")
   return f"a trial run failed ({ended}, stderr: {result.stderr[-300:].decode(errors='replace')!r})"
 
 
-def _network(config: SandboxConfig, python: str) -> tuple[int, str]:
+def _syscall_filter(config: SandboxConfig, python: str) -> bool:
+  if config.syscall_filter == "off":
+    logger.warning("code sandbox without syscall filter: sandbox.syscall_filter='off' (programs can "
+                   "connect to host Unix sockets, and fork without a memory cgroup)")
+    return False
+  try:
+    host_arch()
+  except ValueError as e:
+    raise SandboxError(f"sandbox.syscall_filter='require' but {e}") from None
+  failure = trial_failure(config, Isolation(python=python, syscall_filter=True))
+  if failure:
+    raise SandboxError(f"sandbox.syscall_filter='require' but the filter cannot be installed: {failure}")
+  return True
+
+
+def _network(config: SandboxConfig, base: Isolation) -> tuple[int, str]:
   if config.isolate_network == "off":
     return 0, "sandbox.isolate_network='off'"
-  # Root may unshare a network namespace outright; others need a user namespace around it.
-  flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
-  failure = trial_failure(config, Isolation(python=python, unshare_flags=flags))
+  # Root may unshare namespaces outright; others need a user namespace around them.
+  flags = CLONE_NEWNET | CLONE_NEWIPC if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC
+  failure = trial_failure(config, dataclasses.replace(base, unshare_flags=flags))
   return (0, f"no private network namespace: {failure}") if failure else (flags, "")
 
 
-def _privileges(config: SandboxConfig, candidates: list[str], flags: int) -> tuple[str, bool, str]:
+def _privileges(config: SandboxConfig, candidates: list[str], base: Isolation) -> tuple[str, bool, str]:
   if config.drop_privileges == "off":
     return candidates[0], False, "sandbox.drop_privileges='off'"
   if os.geteuid() != 0:
@@ -81,8 +114,7 @@ def _privileges(config: SandboxConfig, candidates: list[str], flags: int) -> tup
                                   "user; run the trainer as root or inside a container (docs/security.md)")
   failures = []
   for python in candidates:
-    isolation = Isolation(python=python, unshare_flags=flags, drop_privileges=True)
-    failure = trial_failure(config, isolation)
+    failure = trial_failure(config, dataclasses.replace(base, python=python, drop_privileges=True))
     if not failure:
       return python, True, ""
     failures.append(f"{python}: {failure}")
@@ -90,19 +122,40 @@ def _privileges(config: SandboxConfig, candidates: list[str], flags: int) -> tup
                                 "); set sandbox.python to one that every user may read and run")
 
 
+def _cgroup(config: SandboxConfig, base: Isolation) -> tuple[cgroups.CgroupParent | None, str]:
+  if config.memory_cgroup == "off":
+    return None, "sandbox.memory_cgroup='off'"
+  parent, reason = cgroups.find_parent(config.cgroup_parent)
+  if parent is None:
+    return None, reason
+  failure = trial_failure(config, dataclasses.replace(base, cgroup=parent), judged=True)
+  return (None, f"a run in a memory cgroup under {parent.path} failed: {failure}") if failure else (parent, "")
+
+
 @functools.lru_cache(maxsize=None)
 def probe_isolation(config: SandboxConfig) -> Isolation:
   """The isolation runs get under `config` on this host (cached: the host does not change)."""
   candidates = python_candidates(config)
-  flags, network_reason = _network(config, candidates[0])
-  python, dropped, privileges_reason = _privileges(config, candidates, flags)
+  base = Isolation(python=candidates[0], syscall_filter=_syscall_filter(config, candidates[0]),
+                   allow_inet=config.isolate_network == "off")
+  flags, network_reason = _network(config, base)
+  python, dropped, privileges_reason = _privileges(config, candidates, dataclasses.replace(base, unshare_flags=flags))
+  base = dataclasses.replace(base, python=python, unshare_flags=flags, drop_privileges=dropped,
+                             network_reason=network_reason, privileges_reason=privileges_reason)
+  parent, cgroup_reason = _cgroup(config, base)
+  isolation = dataclasses.replace(base, cgroup=parent, cgroup_reason=cgroup_reason)
   for name, present, reason in (("isolate_network", flags != 0, network_reason),
-                                ("drop_privileges", dropped, privileges_reason)):
+                                ("drop_privileges", dropped, privileges_reason),
+                                ("memory_cgroup", parent is not None, cgroup_reason)):
     if present:
       continue
     if getattr(config, name) == "require":
       raise SandboxError(f"sandbox.{name}='require' but {reason}")
     if getattr(config, name) == "auto":
-      logger.warning("code sandbox without %s: %s", name.replace("_", " "), reason)
-  return Isolation(python=python, unshare_flags=flags, drop_privileges=dropped,
-                   network_reason=network_reason, privileges_reason=privileges_reason)
+      extra = " (runs get one process each, so their memory stays within memory_bytes)" * (name == "memory_cgroup")
+      logger.warning("code sandbox without %s: %s%s", name.replace("_", " "), reason, extra)
+  if parent is None:
+    failure = trial_failure(config, isolation, judged=True)
+    if failure:
+      raise SandboxError(f"the code sandbox does not work on this host: {failure}")
+  return isolation

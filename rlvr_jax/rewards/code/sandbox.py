@@ -1,15 +1,19 @@
 """Sandboxed runs of untrusted programs, supervised from trainer threads.
 
 A run gets a fresh temporary working directory (HOME and TMPDIR point there; it is deleted after),
-a tiny explicit environment (nothing of the trainer's: no keys, tokens, or PYTHON* settings), rlimits
-on CPU time, address space, file size, processes and open files, a session and process group of its
-own, and, where the probe in `isolation.py` found them usable, a private network namespace and an
-unprivileged user of its own. The zygote (`zygote.py`, one per `Sandbox`) forks each run and applies
-all of that, in a single-threaded process (the trainer is a multithreaded jax process, where code
+a tiny explicit environment, rlimits on CPU time, address space, file size, processes and open files,
+a session and process groups of its own, a seccomp filter (syscall_filter.py: no sockets outside the
+run, no namespaces, no fork where no cgroup caps memory), a memory cgroup for all its processes where
+the host has one (cgroups.py; one per Sandbox, so a Sandbox runs one run at a time for the cap to be
+per run, as the pool's slots do), and, where the probe in `isolation.py` found them usable, private
+network and IPC namespaces and unprivileged users of its own. Assert and call tests run in a judge
+process apart from the program (judge.py / candidate.py). The zygote (`zygote.py`, one per `Sandbox`)
+forks each run in a single-threaded process (the trainer is a multithreaded jax process, where code
 between fork and exec can deadlock); its per-run launcher enforces the wall-clock limit and kills
-everything the program started. This side writes the files, reads stdout / stderr / results with a
-cap (a program printing forever cannot fill the trainer's memory), and kills the run's process groups
-as a backstop if its launcher is lost.
+everything the run started. This side writes the files, reads every pipe with a cap, parses what
+came back with total parsers (channels.py), and removes the run's directory without recursion
+(cleanup.py): nothing a program does makes `run` raise. `SandboxError` means the sandbox itself is
+broken (it cannot start a run as configured).
 
 What this does and does not guarantee is written down in docs/security.md.
 """
@@ -17,14 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
-import secrets
 import selectors
-import shutil
 import signal
 import socket
-import stat
 import subprocess
 import tempfile
 import threading
@@ -32,14 +34,20 @@ import time
 import weakref
 from typing import Any
 
-from rlvr_jax.rewards.code import harness, zygote
+from rlvr_jax.rewards.code import candidate, channels, cleanup, judge, wire, zygote
+from rlvr_jax.rewards.code.cgroups import CgroupParent, SlotCgroup
+from rlvr_jax.rewards.code.syscall_filter import FilterPolicy, filter_hex
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+_SOURCES = {name: open(module.__file__, encoding="utf-8").read()  # noqa: SIM115
+            for name, module in (("wire", wire), ("candidate", candidate), ("judge", judge))}
 _ZYGOTE_SOURCE = open(zygote.__file__, encoding="utf-8").read()  # noqa: SIM115
-_HARNESS_SOURCE = open(harness.__file__, encoding="utf-8").read()  # noqa: SIM115
 _CHOICES = ("auto", "require", "off")
 _DRAIN_S = 0.5
-_FD_ORDER = ("stdout", "stderr", "results", "status")  # after stdin; zygote.py puts them on fds 1-4
+_STATUS_CAP = 1 << 16
+_ZYGOTE_START_S = 60.0
+
+logger = logging.getLogger(__name__)
 
 
 class SandboxError(RuntimeError):
@@ -51,22 +59,32 @@ class SandboxConfig:
   """Per-run limits and isolation settings.
 
   Attributes:
-    memory_bytes: RLIMIT_AS of the program (1 GiB): allocating more raises MemoryError.
+    memory_bytes: the memory of one run (1 GiB): the cap of its memory cgroup, shared by all the
+      program's processes, and RLIMIT_AS of each (so allocating more raises MemoryError). Without a
+      cgroup the run may have one process (threads allowed; fork refused), so it holds too. The judge
+      of assert / call tests, a separate process of trusted test code, has an RLIMIT_AS of the same size.
     max_file_bytes: RLIMIT_FSIZE: the largest file the program may write.
-    max_processes: RLIMIT_NPROC; it counts every process of the user, so it bounds fork bombs only
-      when the program has a user of its own (privileges dropped) -- see docs/security.md.
+    max_processes: RLIMIT_NPROC; it counts every process (and thread) of the user, so it bounds fork
+      bombs only when the program has a user of its own (privileges dropped) -- see docs/security.md.
     max_open_files: RLIMIT_NOFILE.
-    max_output_bytes: cap on each of stdout, stderr and the harness results kept per run; the rest
+    max_output_bytes: cap on each of stdout, stderr and the judge's results kept per run; the rest
       is read and discarded (a stdio answer that was cut off is wrong).
+    max_message_bytes: cap on one value exchanged between the judge and the program (a larger one
+      is an error of that test).
     python: interpreter (>= 3.9) of the sandbox zygote and so of the programs, or a wrapper script
       that runs one inside a stricter layer (docs/security.md); None lets the probe pick the
       trainer's, else the first python3 on the minimal PATH that the sandbox user can run.
     isolate_network: "auto" (a private network namespace when the OS allows it), "require" (raise if
-      it does not), "off".
-    drop_privileges: "auto" (when running as root, each concurrent run gets its own unprivileged uid,
-      uid_base + slot), "require" (raise if that is impossible), "off".
-    uid_base: where sandbox uids start; each pool reserves `workers` free uids from here, host-wide
-      (uids.py), so uid_base and the uids above it must belong to no real user.
+      it does not), "off" (programs may also open internet sockets).
+    drop_privileges: "auto" (when running as root, the program and the judge of each concurrent run
+      get unprivileged uids of their own), "require" (raise if that is impossible), "off".
+    syscall_filter: "require" (raise where seccomp cannot be installed) or "off" (no filter: programs
+      can reach host Unix sockets and fork freely; for debugging only).
+    memory_cgroup: "auto" (a memory cgroup per run where the host has one, else one process per run),
+      "require" (raise without one), "off" (one process per run).
+    cgroup_parent: a cgroup directory to make runs' cgroups in (None: found from the trainer's own).
+    uid_base: where sandbox uids start; each pool reserves 2 x `workers` free uids from here,
+      host-wide (uids.py), so uid_base and the uids above it must belong to no real user.
     grace_s: time beyond the run's limit for startup and cleanup before the trainer kills the session.
     temp_root: where working directories are made (None: the system temp dir).
   """
@@ -76,24 +94,32 @@ class SandboxConfig:
   max_processes: int = 64
   max_open_files: int = 64
   max_output_bytes: int = 1 << 20
+  max_message_bytes: int = 16 << 20
   python: str | None = None
   isolate_network: str = "auto"
   drop_privileges: str = "auto"
+  syscall_filter: str = "require"
+  memory_cgroup: str = "auto"
+  cgroup_parent: str | None = None
   uid_base: int = 1_900_000_000
   grace_s: float = 10.0
   temp_root: str | None = None
 
   def __post_init__(self):
     for name in ("memory_bytes", "max_file_bytes", "max_processes", "max_open_files", "max_output_bytes",
-                 "uid_base"):
+                 "max_message_bytes", "uid_base"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"sandbox.{name}={value!r} must be an int >= 1")
     if self.max_open_files < 16:
       raise ValueError(f"sandbox.max_open_files={self.max_open_files} must be >= 16 (Python's own needs)")
-    for name in ("isolate_network", "drop_privileges"):
+    if self.max_message_bytes >= 1 << 32:
+      raise ValueError(f"sandbox.max_message_bytes={self.max_message_bytes} must be < 2**32")
+    for name in ("isolate_network", "drop_privileges", "memory_cgroup"):
       if getattr(self, name) not in _CHOICES:
         raise ValueError(f"sandbox.{name}={getattr(self, name)!r}; use one of {', '.join(_CHOICES)}")
+    if self.syscall_filter not in ("require", "off"):
+      raise ValueError(f"sandbox.syscall_filter={self.syscall_filter!r}; use require or off")
     if not (isinstance(self.grace_s, (int, float)) and math.isfinite(self.grace_s) and self.grace_s > 0):
       raise ValueError(f"sandbox.grace_s={self.grace_s!r} must be a finite number > 0")
 
@@ -104,16 +130,23 @@ class Isolation:
 
   Attributes:
     python: the interpreter that runs programs.
-    unshare_flags: clone flags the launcher unshares (a private network namespace), 0 for none.
-    drop_privileges: programs run as uid_base + slot instead of root.
-    network_reason, privileges_reason: why an isolation is missing ("" where present).
+    unshare_flags: clone flags the launcher unshares (private network and IPC namespaces), 0 for none.
+    drop_privileges: programs and judges run as uids of their own instead of the trainer's.
+    syscall_filter: the seccomp filter is installed on every run process.
+    allow_inet: the filter lets programs open internet sockets (sandbox.isolate_network="off").
+    cgroup: where runs' memory cgroups are made; None: one process per run instead.
+    network_reason, privileges_reason, cgroup_reason: why an isolation is missing ("" where present).
   """
 
   python: str
   unshare_flags: int = 0
   drop_privileges: bool = False
+  syscall_filter: bool = False
+  allow_inet: bool = False
+  cgroup: CgroupParent | None = None
   network_reason: str = ""
   privileges_reason: str = ""
+  cgroup_reason: str = ""
 
   @property
   def network_isolated(self) -> bool:
@@ -125,12 +158,15 @@ class RunResult:
   """How one run ended.
 
   Attributes:
-    timed_out: the wall-clock limit was hit (the program was killed).
-    exit_code: the program's exit code; None when a signal ended it or its launcher was lost.
-    term_signal: the signal that ended the program, if any.
+    timed_out: the wall-clock limit was hit (everything was killed).
+    exit_code, term_signal: how the program's process ended on its own (both None when it was
+      still running at the end, or its launcher was lost).
     stdout, stderr: the first `max_output_bytes` of each.
     stdout_truncated: the program wrote more than that to stdout.
-    records: the harness's result records that carry this run's nonce, in order.
+    events: the judge's events (assert / call runs), normalised (channels.JudgeEvent).
+    note: a stdio script's own account of how it ended (channels.parse_note).
+    oom_kills: processes the run's memory cgroup killed.
+    contained: False when processes survived every kill round or the launcher was lost (logged).
   """
 
   timed_out: bool
@@ -139,7 +175,10 @@ class RunResult:
   stdout: bytes
   stderr: bytes
   stdout_truncated: bool
-  records: tuple[dict, ...]
+  events: tuple[channels.JudgeEvent, ...] = ()
+  note: str = ""
+  oom_kills: int = 0
+  contained: bool = True
 
 
 def run_limits(config: SandboxConfig, timeout_s: float) -> dict[str, tuple[int, int]]:
@@ -155,35 +194,20 @@ def run_env(workdir: str) -> dict[str, str]:
   return {"PATH": SAFE_PATH, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
 
 
-def _write(path: str, text: str, uid: int | None) -> None:
-  with open(path, "w", encoding="utf-8") as f:
-    f.write(text)
-  os.chmod(path, 0o600)
-  if uid is not None:
-    os.chown(path, uid, uid)
+def _anonymous_file(name: str, data: bytes) -> int:
+  """An fd of a memory file holding `data`, read from the start: no path, so nothing else can open it,
+  and no file-system work (a journaled create and unlink cost about a millisecond each)."""
+  fd = os.memfd_create(name, os.MFD_CLOEXEC)
+  view = memoryview(data)
+  while view:
+    view = view[os.write(fd, view):]
+  os.lseek(fd, 0, os.SEEK_SET)
+  return fd
 
 
-def _make_workdir(config: SandboxConfig, uid: int | None) -> str:
-  workdir = tempfile.mkdtemp(prefix="rlvr_code_", dir=config.temp_root)
-  if uid is not None:
-    os.chown(workdir, uid, uid)
-  return workdir
-
-
-def _remove_tree(path: str) -> None:
-  """Deletes the working directory even where the program made parts of it unwritable."""
-
-  def make_writable(function, failed_path, _):
-    os.chmod(os.path.dirname(failed_path), stat.S_IRWXU)
-    if os.path.isdir(failed_path) and not os.path.islink(failed_path):
-      os.chmod(failed_path, stat.S_IRWXU)
-    function(failed_path)
-
-  shutil.rmtree(path, onerror=make_writable)
-
-
-def _collect(streams: dict[str, int], cap: int, deadline: float) -> tuple[dict[str, bytes], set[str], bool]:
-  """Reads every fd to EOF, keeping `cap` bytes of each; (data, names over the cap, reached EOF).
+def _collect(streams: dict[str, int], caps: dict[str, int], deadline: float
+             ) -> tuple[dict[str, bytes], set[str], bool]:
+  """Reads every fd to EOF, keeping caps[name] bytes of each; (data, names over the cap, reached EOF).
 
   Only the launcher holds the status pipe, and it exits after killing everything it started, so once
   that pipe is at EOF what is left in the others is already buffered: a process that escaped the
@@ -206,25 +230,15 @@ def _collect(streams: dict[str, int], cap: int, deadline: float) -> tuple[dict[s
             deadline = min(deadline, time.monotonic() + _DRAIN_S)
           continue
         buffer = data[key.data]
-        room = cap - len(buffer)
+        room = caps[key.data] - len(buffer)
         buffer += chunk[:max(room, 0)]
         if len(chunk) > room:
           truncated.add(key.data)
   return {k: bytes(v) for k, v in data.items()}, truncated, True
 
 
-def _json_lines(text: bytes) -> list[Any]:
-  records = []
-  for line in text.decode("utf-8", errors="replace").splitlines():
-    try:
-      records.append(json.loads(line))
-    except json.JSONDecodeError:
-      continue  # a line cut by the output cap, or the program's own writes to the result pipe
-  return records
-
-
-def _kill_group(pgid: int | None) -> None:
-  if pgid is None:
+def _kill_group(pgid: int) -> None:
+  if pgid <= 1 or pgid == os.getpgrp():
     return
   try:
     os.killpg(pgid, signal.SIGKILL)
@@ -232,13 +246,66 @@ def _kill_group(pgid: int | None) -> None:
     pass
 
 
-def _stop_zygote(sock: socket.socket, process: subprocess.Popen) -> None:
-  sock.close()  # EOF: the zygote returns from its loop
-  try:
-    process.wait(timeout=5)
-  except subprocess.TimeoutExpired:
-    process.kill()
-    process.wait()
+def run_result(status: channels.LauncherStatus, data: dict[str, bytes], truncated: set[str], finished: bool,
+               job: dict) -> RunResult:
+  """The result of a started run from what its channels carried (total: any bytes give a result);
+  kills what a lost launcher left behind."""
+  contained = status.exited and status.survivors == 0
+  if not status.exited:  # the launcher was killed before its cleanup (possible without dropped uids)
+    for pgid in status.pids:
+      _kill_group(pgid)
+  if not contained:
+    logger.warning("sandbox run not fully contained (launcher %s, %d survivors)",
+                   "reported" if status.exited else "lost", status.survivors)
+  judged = job["format"] != "stdio"
+  ending = status.candidate
+  events = channels.parse_judge(data["results"], job["judge"]["num_tests"]) if judged else ()
+  return RunResult(timed_out=status.timed_out or not (status.exited or finished),
+                   exit_code=ending.code if ending else None, term_signal=ending.signal if ending else None,
+                   stdout=data["stdout"], stderr=data["stderr"], stdout_truncated="stdout" in truncated,
+                   events=events, note="" if judged else channels.parse_note(data["results"]),
+                   oom_kills=status.oom_kills, contained=contained)
+
+
+class _Zygote:
+  """One zygote process and the socket to it; it has joined `cgroup_path` ("" for none) when built."""
+
+  def __init__(self, python: str, cgroup_path: str):
+    self.sock, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with zygote_end:
+      try:
+        self.process = subprocess.Popen(
+            [python, "-I", "-c", _ZYGOTE_SOURCE, str(zygote_end.fileno()), json.dumps(_SOURCES), cgroup_path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=(zygote_end.fileno(),), cwd="/",
+            env={"PATH": SAFE_PATH, "LANG": "C.UTF-8"}, start_new_session=True)
+      except OSError as e:
+        self.sock.close()
+        raise SandboxError(f"cannot start the sandbox interpreter sandbox.python={python!r}: {e}") from None
+    self.sock.settimeout(_ZYGOTE_START_S)
+    try:
+      hello = self.sock.recv(4096)
+    except OSError as e:
+      hello = f"no answer ({e})".encode()
+    self.sock.settimeout(None)
+    if hello != b"ready":
+      self.stop()
+      raise SandboxError(f"the sandbox zygote ({python}) did not start (exit code {self.process.poll()}): "
+                         f"{hello.decode(errors='replace') or 'it exited'}")
+
+  def stop(self) -> None:
+    self.sock.close()  # EOF: the zygote returns from its loop
+    try:
+      self.process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+      self.process.kill()
+      self.process.wait()
+
+
+def _stop(state: dict) -> None:
+  if state["zygote"] is not None:  # None: it failed to start
+    state["zygote"].stop()
+  if state["cgroup"] is not None and not state["cgroup"].close():
+    logger.warning("sandbox cgroup %s could not be removed (processes left in it)", state["cgroup"].path)
 
 
 class Sandbox:
@@ -249,80 +316,108 @@ class Sandbox:
     isolation: what runs get (from `isolation.probe_isolation`); its python runs the zygote.
 
   Raises:
-    SandboxError: from `run`, when the sandbox itself fails (its zygote died, a run could not be set up).
+    SandboxError: from `run`, when the sandbox itself fails (its zygote cannot be (re)started, a run
+      could not be set up).
   """
 
   def __init__(self, config: SandboxConfig, isolation: Isolation):
     self.config, self.isolation = config, isolation
     self._lock = threading.Lock()
-    self._sock, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    with zygote_end:
+    policy = FilterPolicy(allow_inet=isolation.allow_inet, allow_fork=isolation.cgroup is not None)
+    self._filters = ((filter_hex(policy), filter_hex(FilterPolicy())) if isolation.syscall_filter
+                     else ("", ""))
+    cgroup = None
+    if isolation.cgroup is not None:
       try:
-        self._process = subprocess.Popen(
-            [isolation.python, "-I", "-c", _ZYGOTE_SOURCE, str(zygote_end.fileno()), _HARNESS_SOURCE],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=(zygote_end.fileno(),), cwd="/",
-            env={"PATH": SAFE_PATH, "LANG": "C.UTF-8"}, start_new_session=True)
+        cgroup = SlotCgroup(isolation.cgroup, config.memory_bytes)
       except OSError as e:
-        self._sock.close()
-        raise SandboxError(f"cannot start the sandbox interpreter sandbox.python={isolation.python!r}: {e}"
-                           ) from None
-    self._finalizer = weakref.finalize(self, _stop_zygote, self._sock, self._process)
+        raise SandboxError(f"cannot make a memory cgroup under {isolation.cgroup.path}: {e}") from None
+    self._state: dict[str, Any] = {"zygote": None, "cgroup": cgroup}
+    self._finalizer = weakref.finalize(self, _stop, self._state)
+    self._state["zygote"] = self._start_zygote()
+
+  def _start_zygote(self) -> _Zygote:
+    return _Zygote(self.isolation.python, self._state["cgroup"].path if self._state["cgroup"] else "")
 
   def _send(self, request: dict, fds: list[int]) -> None:
+    """Sends a run request; a zygote that died (a program of the trainer's own user can kill it) is
+    restarted once."""
+    message = json.dumps(request).encode()
     with self._lock:
       if not self._finalizer.alive:
         raise SandboxError("the sandbox is closed")
-      try:
-        socket.send_fds(self._sock, [json.dumps(request).encode()], fds)
-      except OSError as e:
-        raise SandboxError(f"the sandbox zygote ({self.isolation.python}) is gone (exit code "
-                           f"{self._process.poll()}): {e}") from None
+      for attempt in range(2):
+        zygote_process = self._state["zygote"]
+        try:
+          socket.send_fds(zygote_process.sock, [message], fds)
+          return
+        except OSError as e:
+          if attempt:
+            raise SandboxError(f"the sandbox zygote ({self.isolation.python}) is gone (exit code "
+                               f"{zygote_process.process.poll()}): {e}") from None
+          logger.warning("sandbox zygote gone (exit code %s); restarting it", zygote_process.process.poll())
+          zygote_process.stop()
+          self._state["zygote"] = self._start_zygote()
 
-  def run(self, program: str, job: dict, *, timeout_s: float, uid: int | None,
+  def run(self, program: str, job: dict, *, timeout_s: float, uid: int | None, judge_uid: int | None = None,
           stdin: str | None = None) -> RunResult:
-    """Runs `program` under the harness with `job` (see harness.py) in a fresh sandbox.
+    """Runs `program` in a fresh sandbox: as a script (job {"format": "stdio"}), or loaded and tested
+    by the judge (job {"format": "assert" | "call", "setup", "judge": the judge's job}; specs.py).
 
     Args:
-      uid: the unprivileged user of this run (None: the trainer's user); the caller guarantees that
-        no other run uses it at the same time, since all its processes are killed at the end.
+      uid, judge_uid: the unprivileged users of the program and of the judge (None: the trainer's);
+        the caller guarantees that no other run uses them at the same time, since all their processes
+        are killed at the end.
       stdin: the program's standard input (None: empty).
     """
-    workdir = _make_workdir(self.config, uid)
-    nonce = secrets.token_hex(16)
-    pipes = {name: os.pipe() for name in ("stdout", "stderr", "status", "results")}
+    judged = job["format"] != "stdio"
+    workdir = tempfile.mkdtemp(prefix="rlvr_code_", dir=self.config.temp_root)
+    pipes = {name: os.pipe() for name in ("stdout", "stderr", "results", "status")}
+    cgroup, sent_fds = self._state["cgroup"], []
     try:
-      _write(os.path.join(workdir, "program.py"), program, uid)
-      _write(os.path.join(workdir, "job.json"), json.dumps({**job, "nonce": nonce}), uid)
-      stdin_path = os.path.join(workdir, "stdin.txt")
-      _write(stdin_path, stdin or "", None)  # root-owned: read through fd 0 only
-      stdin_fd = os.open(stdin_path, os.O_RDONLY)
-      request = {"workdir": workdir, "job": "job.json", "uid": uid, "unshare": self.isolation.unshare_flags,
-                 "limits": run_limits(self.config, timeout_s), "env": run_env(workdir),
-                 "timeout_s": timeout_s}
+      if uid is not None:
+        os.chown(workdir, uid, uid)
+      sent_fds.append(_anonymous_file("rlvr-stdin", (stdin or "").encode("utf-8", errors="surrogateescape")))
+      limits = run_limits(self.config, timeout_s)
+      request = {"workdir": workdir, "mode": "judged" if judged else "stdio", "uid": uid, "judge_uid": judge_uid,
+                 "unshare": self.isolation.unshare_flags, "limits": limits, "judge_limits": limits,
+                 "env": run_env(workdir), "judge_env": {"PATH": SAFE_PATH, "HOME": "/", "LANG": "C.UTF-8"},
+                 "timeout_s": timeout_s, "cgroup": cgroup.request if cgroup else None, "filter": self._filters[0],
+                 "judge_filter": self._filters[1], "max_message_bytes": self.config.max_message_bytes}
+      sent_fds += [pipes[name][1] for name in ("stdout", "stderr", "results", "status")]
+      sent_fds.append(_anonymous_file("rlvr-program", json.dumps({"source": program, "setup": job.get("setup", "")}
+                                                                 ).encode()))
+      if judged:
+        judge_job = {**job["judge"], "max_message_bytes": self.config.max_message_bytes}
+        sent_fds.append(_anonymous_file("rlvr-judge-job", json.dumps(judge_job).encode()))
       try:
-        self._send(request, [stdin_fd] + [pipes[name][1] for name in _FD_ORDER])
+        self._send(request, sent_fds)
       finally:
-        os.close(stdin_fd)
-        for name in pipes:
-          os.close(pipes[name][1])
+        for fd in sent_fds:
+          os.close(fd)
+        sent_fds = []
+      cap = self.config.max_output_bytes
       data, truncated, finished = _collect({name: pipes[name][0] for name in pipes},
-                                           self.config.max_output_bytes,
+                                           {"stdout": cap, "stderr": cap, "results": cap, "status": _STATUS_CAP},
                                            time.monotonic() + timeout_s + self.config.grace_s)
-      status = _json_lines(data["status"])
-      errors = [r["message"] for r in status if r.get("event") == "error"]
-      if errors:
-        raise SandboxError(f"{errors[0]} (stderr: {data['stderr'][-500:].decode(errors='replace')!r})")
-      if not any(r.get("event") == "started" for r in status):
+      status = channels.parse_status(data["status"])
+      if status.errors:
+        raise SandboxError(f"{status.errors[0]} (stderr: {data['stderr'][-500:].decode(errors='replace')!r})")
+      if not status.started:
         raise SandboxError(f"the sandbox zygote ({self.isolation.python}) did not start the run (zygote exit "
-                           f"code {self._process.poll()})")
-      return _run_result(status, data, truncated, finished, nonce)
+                           f"code {self._state['zygote'].process.poll()})")
+      return run_result(status, data, truncated, finished, job)
     finally:
+      for fd in sent_fds:
+        os.close(fd)
       for read_end, _ in pipes.values():
         os.close(read_end)
-      _remove_tree(workdir)
+      removal = cleanup.remove_tree(workdir)
+      if not removal.complete:
+        logger.warning("sandbox run directory not fully removed: %s", removal.problem)
 
   def close(self) -> None:
-    """Stops the zygote (idempotent); runs in flight finish on their own."""
+    """Stops the zygote and removes its cgroup (idempotent); runs in flight finish on their own."""
     self._finalizer()
 
   def __enter__(self) -> Sandbox:
@@ -330,18 +425,3 @@ class Sandbox:
 
   def __exit__(self, *exc) -> None:
     self.close()
-
-
-def _run_result(status: list[dict], data: dict[str, bytes], truncated: set[str], finished: bool,
-                nonce: str) -> RunResult:
-  """The result of a started run from what its pipes carried; kills what a lost launcher left behind."""
-  exit_record = next((r for r in status if r.get("event") == "exit"), None)
-  if exit_record is None:  # the launcher was killed before its cleanup (possible without dropped uids)
-    started = next(r for r in status if r.get("event") == "started")
-    for pgid in (started["program"], started["launcher"]):
-      _kill_group(pgid)
-    exit_record = {"timed_out": not finished}
-  records = tuple(r for r in _json_lines(data["results"]) if isinstance(r, dict) and r.get("nonce") == nonce)
-  return RunResult(timed_out=exit_record["timed_out"], exit_code=exit_record.get("code"),
-                   term_signal=exit_record.get("signal"), stdout=data["stdout"], stderr=data["stderr"],
-                   stdout_truncated="stdout" in truncated, records=records)

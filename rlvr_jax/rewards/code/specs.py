@@ -10,11 +10,13 @@ three formats:
   {"format": "stdio", "cases": [{"input": "1 2\\n", "output": "3\\n"}, ...]}
       LiveCodeBench / Codeforces: one process per case, stdin in, stdout compared line by line.
   {"format": "call", "fn_name": "f", "cases": [{"input": [1, 2], "output": 3}, ...], "setup": "..."}
-      Call-based: `f(*input) == output` (a top-level function, or a method of `Solution`), with
-      optional setup code run first (LeetCode programs expect `List` and friends to be imported).
+      Call-based: `f(*input) == output` as JSON values (a top-level function, or a method of
+      `Solution`), with optional setup code run first (LeetCode programs expect `List` and friends).
 
 Specs are data, so a malformed one is a data bug: it raises ValueError naming the field, never scores
-a sample. The test code is parsed here, in the trainer (it is trusted data); programs never are.
+a sample. The test code is parsed here, in the trainer (it is trusted data); programs never are. The
+program runs in a sandboxed process of its own and the tests in another (judge.py), so for assert
+tests "one interpreter" means the judge's namespace, where the program's names are proxies.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class AssertSpec:
     tests: the test code as given.
     setup: code run before the program (MBPP test_imports / test_setup_code), "" if none.
     entry_point: the tested function's name, for `check(candidate)` tests; None if not given.
-    steps: (statement source, is it a test) in order; what the harness executes after the program.
+    steps: (statement source, is it a test) in order; what the judge executes after setup.
   """
 
   tests: str
@@ -177,12 +179,18 @@ def parse_spec(answer: str | Mapping) -> TestSpec:
   return {"assert": _assert_spec, "stdio": _stdio_spec, "call": _call_spec}[kind](answer)
 
 
-def harness_job(spec: TestSpec) -> dict:
-  """What the in-sandbox harness needs of a spec: never the expected outputs of stdio or call tests."""
+def run_job(spec: TestSpec) -> dict:
+  """What the sandbox runs for a spec (sandbox.Sandbox.run): the candidate process gets only the setup
+  code; the tests, and the expected values of call tests, go to the judge process alone (judge.py).
+  Stdio tests have no judge: the trainer compares the output (their expected outputs never leave it)."""
   if isinstance(spec, AssertSpec):
-    return {"format": "assert", "setup": spec.setup, "steps": [list(step) for step in spec.steps]}
+    judge = {"format": "assert", "setup": spec.setup, "steps": [list(step) for step in spec.steps],
+             "entry_point": spec.entry_point, "num_tests": spec.num_tests}
+    return {"format": "assert", "setup": spec.setup, "judge": judge}
   if isinstance(spec, CallSpec):
-    return {"format": "call", "setup": spec.setup, "fn_name": spec.fn_name, "inputs": list(spec.inputs)}
+    judge = {"format": "call", "fn_name": spec.fn_name, "cases": [list(c) for c in zip(spec.inputs, spec.outputs)],
+             "num_tests": spec.num_tests}
+    return {"format": "call", "setup": spec.setup, "judge": judge}
   return {"format": "stdio"}
 
 
@@ -196,8 +204,3 @@ def _lines(text: str) -> list[str]:
 def stdout_matches(got: str, expected: str) -> bool:
   """Line-by-line equality ignoring trailing whitespace on each line and trailing blank lines."""
   return _lines(got) == _lines(expected)
-
-
-def value_matches(got: Any, expected: Any) -> bool:
-  """Equality of JSON values, so a returned tuple equals an expected list and 2.0 equals 2."""
-  return got == expected

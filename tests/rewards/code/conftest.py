@@ -1,6 +1,7 @@
 """Shared sandbox fixtures: the probed isolation of this host and direct runs for observing behaviour.
 
-Direct runs reserve their uid like a pool does, so they never share a user with a pool run.
+Direct runs reserve their uids (the program's and a judge's) like a pool does, so they never share a
+user with a pool run.
 """
 
 from __future__ import annotations
@@ -21,20 +22,21 @@ def direct_uid(isolation):
   if not isolation.drop_privileges:
     yield None
     return
-  uids = reserve_uids(SandboxConfig().uid_base, 1)
+  uids = reserve_uids(SandboxConfig().uid_base, 2)
   yield uids[0]
   release_uids(uids)
 
 
 @pytest.fixture(scope="session")
-def run(isolation, direct_uid):
-  """run(program, stdin=None, timeout_s=2.0, config=SandboxConfig()) -> RunResult of a stdio job."""
+def run(direct_uid):
+  """run(program, stdin=None, timeout_s=2.0, config=SandboxConfig()) -> RunResult of a stdio job, under
+  the isolation the probe finds for `config`."""
   sandboxes: dict[SandboxConfig, Sandbox] = {}
 
   def run_stdio(program: str, stdin: str | None = None, timeout_s: float = 2.0,
                 config: SandboxConfig = SandboxConfig()):
     if config not in sandboxes:
-      sandboxes[config] = Sandbox(config, isolation)
+      sandboxes[config] = Sandbox(config, probe_isolation(config))
     return sandboxes[config].run(program, {"format": "stdio"}, timeout_s=timeout_s, uid=direct_uid,
                                  stdin=stdin)
 

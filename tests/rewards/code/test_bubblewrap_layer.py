@@ -1,5 +1,6 @@
 """The stricter-layer recipe of docs/security.md: the sandbox interpreter wrapped in bubblewrap keeps
-the uid drop and network namespace, and adds a read-only system, a private /tmp and PID namespace."""
+the uid drop, the network namespace and the syscall filter, and adds a read-only system, a private
+/tmp and PID namespace."""
 
 from __future__ import annotations
 
@@ -55,6 +56,9 @@ def test_bubblewrap_wrapper(tmp_path):
   config = SandboxConfig(python=str(wrapper), temp_root=str(root), drop_privileges="require",
                          isolate_network="require")
   isolation = probe_isolation(config)
+  # The filter works inside; no cgroup file system is mounted there, so the zygote cannot join one and
+  # runs get the one-process budget (docs/security.md), after a judged trial run that passed.
+  assert isolation.syscall_filter and isolation.cgroup is None and "failed" in isolation.cgroup_reason
   uids = reserve_uids(config.uid_base, 1)
   try:
     with Sandbox(config, isolation) as sandbox:

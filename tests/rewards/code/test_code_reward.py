@@ -64,7 +64,8 @@ def test_every_kind_of_completion_in_every_format(fraction_reward, answer, progr
   np.testing.assert_allclose(result.scores, expected_scores, rtol=1e-6)
   np.testing.assert_array_equal(result.correct, [n == "correct" for n in names])
   assert result.metrics == {"correct": 1, "no_answer": 1, "timeouts": 0, "crashes": 0, "errors": 1,
-                            "failed": 1, "syntax_errors": 1, "tests_passed": 4, "tests_total": 15}
+                            "failed": 1, "syntax_errors": 1, "protocol_errors": 0, "tests_passed": 4,
+                            "tests_total": 15}
 
 
 def test_binary_reward_values_and_format_bonus():
@@ -155,3 +156,22 @@ def test_close_is_idempotent_and_pool_restarts():
   reward.close()
   assert reward([FUNCTION_PROGRAMS["correct"]], [ASSERT]).correct.tolist() == [True]
   reward.close()
+
+
+def test_program_objects_cross_the_judge_boundary():
+  """What the judge cannot rebuild as builtin data stays in the program's process behind a proxy: tests
+  may build the program's classes and pass them back (MBPP's `Pair`), read their attributes, iterate a
+  returned generator, and compare what comes back as plain values; a lying object still fails."""
+  tests = ("assert max_chain_length([Pair(5, 24), Pair(15, 25), Pair(27, 40), Pair(50, 60)], 4) == 3\n"
+           "p = Pair(1, 2)\nassert p.a == 1 and isinstance(p.b, int)\n"
+           "assert list(evens(5)) == [0, 2, 4]\nassert sum(evens(7)) == 12\nassert evens(3) != evens(3)")
+  answer = json.dumps({"format": "assert", "tests": tests})
+  program = block("class Pair:\n  def __init__(self, a, b):\n    self.a, self.b = a, b\n"
+                  "def max_chain_length(arr, n):\n  best = [1] * n\n  for i in range(1, n):\n    for j in range(i):\n"
+                  "      if arr[i].a > arr[j].b and best[i] < best[j] + 1:\n        best[i] = best[j] + 1\n"
+                  "  return max(best)\ndef evens(n):\n  return (i for i in range(n) if i % 2 == 0)")
+  liar = block("class Pair:\n  def __init__(self, a, b):\n    self.a, self.b = a, b\n  def __eq__(self, o):\n"
+               "    return True\ndef max_chain_length(arr, n):\n  return Pair(0, 0)\ndef evens(n):\n  return Pair(0, 0)")
+  with CodeExecReward(RewardConfig(timeout_s=5.0, workers=2)) as reward:
+    _, results = reward.evaluate([program, liar], [answer] * 2)
+  assert [(r.outcome, r.passed) for r in results] == [("passed", 5), ("error", 2)], results

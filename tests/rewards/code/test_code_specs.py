@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rlvr_jax.rewards.code import AssertSpec, CallSpec, StdioSpec, parse_spec, stdout_matches
-from rlvr_jax.rewards.code.specs import harness_job
+from rlvr_jax.rewards.code.specs import run_job
 
 
 def test_assert_spec_splits_tests_from_setup_statements():
@@ -35,12 +35,19 @@ def test_stdio_and_call_specs():
   assert isinstance(call, CallSpec) and call.num_tests == 2 and call.inputs == ([1, [2]], [])
 
 
-def test_harness_job_never_carries_expected_outputs():
-  """The sandboxed program must not be able to read the answers of stdio and call tests."""
+def test_program_never_gets_tests_or_expected_outputs():
+  """The program's process gets only the setup code: the tests of assert specs and the expected
+  values of call specs go to the judge alone, and stdio outputs never leave the trainer."""
   stdio = parse_spec({"format": "stdio", "cases": [{"input": "1", "output": "SECRET-OUT"}]})
-  call = parse_spec({"format": "call", "fn_name": "f", "cases": [{"input": [1], "output": "SECRET-OUT"}]})
-  for spec in (stdio, call):
-    assert "SECRET-OUT" not in json.dumps(harness_job(spec))
+  call = parse_spec({"format": "call", "fn_name": "f", "setup": "import math",
+                     "cases": [{"input": [1], "output": "SECRET-OUT"}]})
+  asserts = parse_spec({"format": "assert", "tests": "assert f(1) == 'SECRET-OUT'", "setup": "import math"})
+  for spec in (stdio, call, asserts):
+    job = run_job(spec)
+    program_side = {k: v for k, v in job.items() if k != "judge"}
+    assert "SECRET-OUT" not in json.dumps(program_side)
+  assert "SECRET-OUT" in json.dumps(run_job(call)["judge"]) and run_job(call)["setup"] == "import math"
+  assert run_job(asserts)["judge"]["steps"] == [["assert f(1) == 'SECRET-OUT'", True]]
 
 
 @pytest.mark.parametrize("answer, message", [

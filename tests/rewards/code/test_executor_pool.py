@@ -3,6 +3,7 @@ sandbox's own failures raise instead of scoring."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -49,28 +50,49 @@ def test_hanging_sample_delays_only_itself():
 
 
 def test_broken_interpreter_raises():
-  """A sandbox that cannot start or run its zygote is an environment error, never a score of 0."""
+  """A sandbox that cannot start or run its zygote is an environment error, never a score of 0: the
+  probe's trial runs raise at start-up."""
   missing = SandboxConfig(python="/nonexistent/python3", isolate_network="off", drop_privileges="off")
   with pytest.raises(SandboxError, match="sandbox.python='/nonexistent/python3'"):
     ExecutorPool(missing, timeout_s=2.0, workers=1)
-  broken = SandboxConfig(python="/bin/false", isolate_network="off", drop_privileges="off")
-  with ExecutorPool(broken, timeout_s=2.0, workers=1) as pool:
+  broken = SandboxConfig(python="/bin/false", isolate_network="off", drop_privileges="off", memory_cgroup="off")
+  with pytest.raises(SandboxError, match="zygote"):
+    ExecutorPool(broken, timeout_s=2.0, workers=1)
+
+
+def test_dead_zygote_is_restarted_and_a_broken_one_raises():
+  """A zygote killed mid-training (a program of the trainer's own user could) is restarted on the next
+  run; if the restart cannot run anything either, the run raises SandboxError."""
+  with ExecutorPool(timeout_s=5.0, workers=1) as pool:
+    state = pool._sandboxes[0]._state
+    state["zygote"].process.kill()
+    state["zygote"].process.wait()
+    assert pool.map([SampleTask("def f(x):\n  return x + 1", QUICK)])[0].outcome == "passed"
+    pool._sandboxes[0].isolation = dataclasses.replace(pool.isolation, python="/bin/false")
+    state["zygote"].process.kill()
+    state["zygote"].process.wait()
     with pytest.raises(SandboxError, match="zygote"):
-      pool.map([SampleTask("print(1)", QUICK)])
+      pool.map([SampleTask("def f(x):\n  return x + 1", QUICK)])
     assert pool.map([SampleTask(None, QUICK)])[0].outcome == "no_code"  # nothing to run
 
 
 def test_required_isolation_raises_and_auto_warns(caplog):
-  """'require' raises with the reason; 'auto' runs without the isolation and logs why."""
+  """'require' raises with the reason; 'auto' logs what is missing and why (and a sandbox whose
+  judged trial run cannot work raises at start-up rather than scoring)."""
+  with pytest.raises(SandboxError, match="syscall_filter='require' but"):
+    probe_isolation(SandboxConfig(python="/nonexistent/python3"))
   with pytest.raises(SandboxError, match="drop_privileges='require' but"):
-    probe_isolation(SandboxConfig(python="/nonexistent/python3", drop_privileges="require"))
+    probe_isolation(SandboxConfig(python="/nonexistent/python3", drop_privileges="require", syscall_filter="off"))
   with pytest.raises(SandboxError, match="isolate_network='require' but no private network namespace"):
     probe_isolation(SandboxConfig(python="/nonexistent/python3", isolate_network="require",
-                                  drop_privileges="off"))
+                                  drop_privileges="off", syscall_filter="off"))
+  with pytest.raises(SandboxError, match="memory_cgroup='require' but sandbox.cgroup_parent='/nonexistent'"):
+    probe_isolation(SandboxConfig(memory_cgroup="require", cgroup_parent="/nonexistent"))
   with caplog.at_level(logging.WARNING, logger="rlvr_jax.rewards.code.isolation"):
-    isolation = probe_isolation(SandboxConfig(python="/nonexistent/python3", grace_s=9.0))
-  assert not isolation.network_isolated and not isolation.drop_privileges
+    with pytest.raises(SandboxError, match="does not work on this host"):
+      probe_isolation(SandboxConfig(python="/nonexistent/python3", syscall_filter="off", grace_s=9.0))
   assert "without isolate network" in caplog.text and "without drop privileges" in caplog.text
+  assert "without memory cgroup" in caplog.text and "without syscall filter" in caplog.text
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -80,6 +102,9 @@ def test_required_isolation_raises_and_auto_warns(caplog):
     (dict(isolate_network="maybe"), "sandbox.isolate_network='maybe'"),
     (dict(drop_privileges="yes"), "sandbox.drop_privileges='yes'"),
     (dict(grace_s=float("inf")), "sandbox.grace_s=inf"),
+    (dict(max_message_bytes=1 << 32), "sandbox.max_message_bytes=4294967296"),
+    (dict(memory_cgroup="v3"), "sandbox.memory_cgroup='v3'"),
+    (dict(syscall_filter="auto"), "sandbox.syscall_filter='auto'; use require or off"),
 ])
 def test_bad_sandbox_settings(kwargs, message):
   with pytest.raises(ValueError, match=message):
@@ -104,7 +129,8 @@ def test_concurrent_pools_never_share_a_uid(dropped_privileges):
   """Two live pools get disjoint uids, so one pool's end-of-run kill-by-uid cannot hit the other's
   program: a slow sample of pool A passes while pool B finishes runs on its own uids meanwhile."""
   with ExecutorPool(timeout_s=5.0, workers=2) as a, ExecutorPool(timeout_s=5.0, workers=2) as b:
-    assert not {a.uid(0), a.uid(1)} & {b.uid(0), b.uid(1)}
+    uids_a = {a.uid(0), a.uid(1), a.judge_uid(0), a.judge_uid(1)}
+    assert len(uids_a) == 4 and not uids_a & {b.uid(0), b.uid(1), b.judge_uid(0), b.judge_uid(1)}
     slow = a.submit(SampleTask("import time\ntime.sleep(1.5)\ndef f(x):\n  return x + 1", QUICK))
     time.sleep(0.3)
     assert [r.outcome for r in b.map([SampleTask("def f(x):\n  return x + 1", QUICK)] * 4)] == ["passed"] * 4
