@@ -61,10 +61,13 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.reward.timeout_s = 10.0
   c.reward.workers = 2
   c.reward.sandbox = ml_collections.ConfigDict()  # code rewards only (docs/security.md)
-  c.reward.sandbox.memory_mb = 1024  # address-space limit per program
+  c.reward.sandbox.memory_mb = 1024  # memory of one program run, all its processes together
   c.reward.sandbox.python = ""       # interpreter of the programs ("" = probe: the trainer's, else python3)
   c.reward.sandbox.isolate_network = "auto"  # auto | require | off
   c.reward.sandbox.drop_privileges = "auto"  # auto | require | off (a uid per run when root)
+  c.reward.sandbox.memory_cgroup = "auto"    # auto | require | off: a memory cgroup per run (else one process)
+  c.reward.sandbox.syscall_filter = "require"  # require | off: seccomp filter (no sockets, no ptrace)
+  c.reward.sandbox.cgroup_parent = ""        # cgroup directory for the runs' cgroups ("" = the trainer's own)
 
   estimator, hparams = method_advantage(method)
   c.advantage = ml_collections.ConfigDict()

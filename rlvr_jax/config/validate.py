@@ -236,11 +236,17 @@ def _reward(c: ml_collections.ConfigDict) -> RewardSpec:
           f"reward.correct={r.correct!r} must be greater than reward.incorrect={r.incorrect!r}")
   s = r.sandbox
   require(_is_int(s.memory_mb, 16), f"reward.sandbox.memory_mb={s.memory_mb!r} must be an int >= 16")
-  for name in ("isolate_network", "drop_privileges"):
+  for name in ("isolate_network", "drop_privileges", "memory_cgroup"):
     require(s[name] in ("auto", "require", "off"), f"reward.sandbox.{name}={s[name]!r}; known: auto, require, off")
+  require(s.syscall_filter in ("require", "off"),
+          f"reward.sandbox.syscall_filter={s.syscall_filter!r}; known: require, off")
+  require(not s.cgroup_parent or os.path.isdir(s.cgroup_parent),
+          f"reward.sandbox.cgroup_parent={s.cgroup_parent!r} is not a directory")
   try:
     sandbox = SandboxConfig(memory_bytes=int(s.memory_mb) << 20, python=s.python or None,
-                            isolate_network=s.isolate_network, drop_privileges=s.drop_privileges)
+                            isolate_network=s.isolate_network, drop_privileges=s.drop_privileges,
+                            memory_cgroup=s.memory_cgroup, syscall_filter=s.syscall_filter,
+                            cgroup_parent=s.cgroup_parent or None)
   except ValueError as e:
     raise ConfigError(f"reward.sandbox: {e}") from None
   return RewardSpec(name=r.name, values=values, sandbox=sandbox)

@@ -74,18 +74,25 @@ def _row(question: str, spec: dict, row_id: Any) -> dict:
   return {"question": question, "answer": answer, "id": str(row_id)}
 
 
-def _imports(source: str) -> str:
-  """The top-level import statements of `source` (HumanEval prompts import what signatures use)."""
+def _prompt_setup(source: str, entry_point: str) -> str:
+  """What a HumanEval prompt defines besides the function asked for: its top-level imports (signatures
+  use them) and its helper functions and constants (tests of e.g. HumanEval/32, /38 and /50 call
+  `poly`, `encode_cyclic`, `encode_shift`). They become setup code, which the judge runs itself and
+  resolves before the program's names, so a program that redefines a helper cannot change what the
+  tests call."""
+  kinds = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
+           ast.AnnAssign)
   return "\n".join(ast.unparse(node) for node in ast.parse(source).body
-                   if isinstance(node, (ast.Import, ast.ImportFrom)))
+                   if isinstance(node, kinds) and getattr(node, "name", None) != entry_point)
 
 
 @CODE_BENCHMARKS.register("humaneval")
 def humaneval_rows(records: Iterable[dict]) -> list[dict]:
   """HumanEval / HumanEval+ (task_id, prompt, test, entry_point): `check(candidate)` on the function.
 
-  The prompt's imports become setup code, so a solution that restates the function without them
-  (`List[int]` annotations and no `from typing import List`) is not failed for the omission.
+  The prompt's imports and helper definitions become setup code (`_prompt_setup`): a solution that
+  restates the function without its imports is not failed for the omission, and one that redefines a
+  helper the tests call does not change the verdict.
   """
   rows = []
   for record in records:
@@ -93,7 +100,7 @@ def humaneval_rows(records: Iterable[dict]) -> list[dict]:
     question = code_question("Complete the following Python function. Give the whole function, not only "
                              f"its body.\n```python\n{prompt.rstrip()}\n```")
     spec = {"format": "assert", "tests": _require(record, "test"), "entry_point": entry_point,
-            "setup": _imports(prompt)}
+            "setup": _prompt_setup(prompt, entry_point)}
     rows.append(_row(question, spec, _require(record, "task_id")))
   return rows
 

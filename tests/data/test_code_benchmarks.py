@@ -179,3 +179,27 @@ def test_unknown_benchmark_and_file_errors(tmp_path):
   (tmp_path / "bad.jsonl").write_text('{"task_id": 1}\nnot json\n')
   with pytest.raises(ValueError, match="bad.jsonl:2: invalid JSON"):
     read_records(tmp_path / "bad.jsonl")
+
+
+def test_humaneval_prompt_helpers_cannot_be_redefined_by_the_program():
+  """HumanEval/50-style: the tests call a helper the *prompt* defines. The helper is setup code the judge
+  runs, so a program that redefines it (to make its own wrong answer check out) still fails, while the
+  canonical solution passes."""
+  from rlvr_jax.data.code_benchmarks import humaneval_rows
+
+  record = {
+      "task_id": "HumanEval/50",
+      "prompt": "def encode_shift(s: str):\n    return ''.join(chr((ord(c) + 5 - 97) % 26 + 97) for c in s)\n\n\n"
+                "def decode_shift(s: str):\n    \"\"\"Inverse of encode_shift.\"\"\"\n",
+      "test": "def check(candidate):\n    for word in ('abc', 'xyz', 'hello'):\n"
+              "        assert candidate(encode_shift(word)) == word\n",
+      "entry_point": "decode_shift",
+  }
+  (row,) = humaneval_rows([record])
+  assert "def encode_shift" in json.loads(row["answer"])["setup"]
+  canonical = ("```python\ndef decode_shift(s: str):\n"
+               "    return ''.join(chr((ord(c) - 5 - 97) % 26 + 97) for c in s)\n```")
+  cheat = ("```python\ndef encode_shift(s):\n    return s\n\n\ndef decode_shift(s: str):\n    return s\n```")
+  with CodeExecReward(RewardConfig(timeout_s=5.0, workers=2)) as reward:
+    result = reward([canonical, cheat], [row["answer"]] * 2)
+  assert result.correct.tolist() == [True, False]
