@@ -13,8 +13,9 @@ How it differs from `math_verify` (this project's entry): that one extracts the 
 "the answer is") itself, parses the reference as gold, and only verifies what it extracted.
 
 Deviations: the installed math-verify version (SIREN's pin is UNCONFIRMED; defaults such as the parse
-timeout changed across versions). `extracted` is math-verify's matched text of the response (None when
-it found nothing), and `format_weight` pays for that.
+timeout changed across versions). `extracted` is math-verify's text of what it matched in the response
+(its normal form: `0.5` reads `\\frac{1}{2}`; None when it found nothing), and `format_weight` pays for
+a match.
 """
 
 from __future__ import annotations
