@@ -197,7 +197,8 @@ def test_repeatness_parity(seed):
     ("x = 5", "5", True),                         # mathd drops a short left-hand side
     ("1,000", "1000", True),                      # sympy grader's thousands separators
     ("3.0", "3", True),
-    ("\\frac{2}{4}", "\\frac{1}{2}", True),      # math-verify recall accepts what the sympy step refuses
+    ("\\frac{2}{4}", "\\frac{1}{2}", True),      # (the LaTeX step evaluates it: see sympy_grader)
+    ("1/3", "0.333333", True),                    # only math-verify's recall accepts this one
     ("(1,2)", "[1,2]", False),
     ("7", "\\boxed{7}", True),                    # a boxed reference is unboxed
     ("7", "\\boxed{7", False),                    # ... and one that does not close matches nothing

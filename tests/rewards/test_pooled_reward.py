@@ -61,10 +61,10 @@ def test_order_values_and_counts(toy):
 def test_hang_crash_and_error_cost_one_sample_each(toy):
   """A hung, a crashing and a raising grade score `incorrect` and are counted; neighbours are scored."""
   start = time.monotonic()
-  result = toy(["echo:right", "sleep:", "exit:", "raise:", "echo:right"], ["a"] * 5)
+  result = toy(["echo:right", "sleep:", "sleep:", "exit:", "raise:", "echo:right"], ["a"] * 6)
   assert time.monotonic() - start < 30
-  np.testing.assert_array_equal(result.correct, [True, False, False, False, True])
-  assert (result.metrics["timeouts"], result.metrics["crashes"], result.metrics["errors"]) == (1, 1, 1)
+  np.testing.assert_array_equal(result.correct, [True, False, False, False, False, True])
+  assert (result.metrics["timeouts"], result.metrics["crashes"], result.metrics["errors"]) == (2, 1, 1)
   assert toy(["echo:right"], ["a"]).correct.tolist() == [True]  # the pool recovered
 
 

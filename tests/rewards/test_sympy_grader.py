@@ -190,6 +190,7 @@ def _ref_grade_answer_sympy(given_answer, ground_truth, naive):
     ("1.5 cm", "1.5", "1.5 "),              # naive keeps the space (it never removes spaces)
     ("1.5 liters", "1.5liters", "1.5 "),    # only naive knows "liter"
     ("{x + 1}", "x+1", "x + 1"),
+    ("x^{2} + 1", "x^2+1", "x^{2} + 1"),   # entropy_math also drops inner braces
     ("A or B", "a,b", "a , b"),
     ("\\text{Yes}", "yes", "yes"),
     ("1,2", "1,2", "1,2"),                  # a tuple comma is not a thousands separator
@@ -287,6 +288,7 @@ _PARITY_PAIRS = [
     ("xy+z", "z+xy"), ("1e3", "1000"), ("1000.0000001", "1000"), ("nan", "nan"), ("inf", "inf"),
     ("", "5"), ("5", ""), ("a and b", "a,b"), ("2^3", "8"), ("sqrt(8)", "2sqrt(2)"),
     ("(1/2,3)", "(0.5,3)"), ("-1/2", "-0.5"), ("1/0", "2/0"), ("1,2", "1,2"), ("1, 2", "(1,2)"),
+    ("x^{2}+1", "x^2+1"), ("{1}/{2}", "1/2"),
 ]
 
 
