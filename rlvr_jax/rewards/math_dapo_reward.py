@@ -11,9 +11,9 @@ STEER routes `data_source == "math_dapo"` to it without arguments (`reward_score
   rules) and compared with the normalised reference. A boxed answer alone does not count, because the
   DAPO prompt asks for an "Answer:" line; use a prompt that does (DAPO-Math-17k's own prompt, via the
   `raw` or `chat_template` template).
-* `math_dapo_strict`: the last `\boxed{...}` (brace-matched) within the final 100 characters (of the 300),
-  compared verbatim with the unnormalised reference: no stripping, no normalisation; `\fbox`,
-  `\boxed 5`, `\boxed {5}` or a box before the last 100 characters are wrong.
+* `math_dapo_strict`: the last `\\boxed{...}` (brace-matched) within the final 100 characters (of the 300),
+  compared verbatim with the unnormalised reference: no stripping, no normalisation; `\\fbox`,
+  `\\boxed 5`, `\\boxed {5}` or a box before the last 100 characters are wrong.
 
 verl scores +1 / -1 (STEER too); set `RewardConfig(correct=1.0, incorrect=-1.0)` for that. No worker
 pool: plain string operations on at most 300 characters cannot hang.

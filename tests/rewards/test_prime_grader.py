@@ -153,7 +153,8 @@ def _ref_math_equal(prediction, reference, include_percentage=True, tolerance=1e
         [_ref_math_equal(pred_pt, ref_pt, include_percentage, tolerance)
          for pred_pt, ref_pt in zip(pred_parts, ref_parts)]):
       return True
-  assert "\begin{pmatrix}" not in reference  # the unported branches (see prime_grader's docstring)
+  # the reference's non-raw "\begin{pmatrix}" is "\x08egin{pmatrix}" (a backspace): branches not ported
+  assert "\x08egin{pmatrix}" not in reference
   return _ref_symbolic_equal(prediction, reference, tolerance)
 
 
