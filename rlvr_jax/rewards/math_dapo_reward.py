@@ -1,14 +1,28 @@
-"""verl's `math_dapo` scorer (the one STEER's DAPO-Math-17k runs used), for reward-level parity.
+"""verl's `math_dapo` scorer: `math_dapo` (the DAPO recipe's "Answer:" match) and `math_dapo_strict`
+(STEER's training scorer, the strict last-box check).
 
-It is string matching, not symbolic: the last "Answer: ..." line within the final 300 characters of the
-completion is normalised Minerva-style (lm-evaluation-harness `hendrycks_math` rules) and compared with
-the normalised reference. A boxed answer alone does not count in the default mode, because the DAPO
-prompt asks for an "Answer:" line; use a prompt that does (DAPO-Math-17k's own prompt, via the `raw` or
-`chat_template` template). `strict_box=True` is verl's other mode: the last `\\boxed{...}` within the
-final 100 characters, compared verbatim with the unnormalised reference.
+Reference: volcengine/verl @012542c4, `verl/utils/reward_score/math_dapo.py`, `compute_score` (strict
+default False) / `is_correct_minerva` / `is_correct_strict_box` / `normalize_final_answer`; STEER's copy
+zz-haooo/STEER @b31df71 (same file) is identical except `strict_box_verify=True` by default (L239), and
+STEER routes `data_source == "math_dapo"` to it without arguments (`reward_score/__init__.py` L62-69).
 
-verl scores +1 / -1; set `RewardConfig(incorrect=-1.0)` for that. No worker pool: plain string
-operations on at most 300 characters cannot hang.
+* `math_dapo`: the last "Answer: ..." line (`(?i)Answer\\s*:\\s*([^\\n]+)`, last match) within the final 300
+  characters of the completion is normalised Minerva-style (lm-evaluation-harness `hendrycks_math`
+  rules) and compared with the normalised reference. A boxed answer alone does not count, because the
+  DAPO prompt asks for an "Answer:" line; use a prompt that does (DAPO-Math-17k's own prompt, via the
+  `raw` or `chat_template` template).
+* `math_dapo_strict`: the last `\\boxed{...}` (brace-matched) within the final 100 characters (of the 300),
+  compared verbatim with the unnormalised reference: no stripping, no normalisation; `\\fbox`,
+  `\\boxed 5`, `\\boxed {5}` or a box before the last 100 characters are wrong.
+
+verl scores +1 / -1 (STEER too); set `RewardConfig(correct=1.0, incorrect=-1.0)` for that. No worker
+pool: plain string operations on at most 300 characters cannot hang.
+
+Deviation (unreachable in practice): where there is no answer verl compares its placeholder "[INVALID]"
+with the reference (normalised in the default mode), so a reference that is (or normalises to) the
+literal "[INVALID]" would score correct there; here a missing answer is always wrong. `extracted` is
+None where verl's `pred` is "[INVALID]". verl's `pause_tokens_index` option is not ported (no recipe
+uses it).
 """
 
 from __future__ import annotations
@@ -97,7 +111,8 @@ class MathDapoReward(StatelessReward):
   Args:
     config: reward values (verl: correct 1, incorrect -1); `format_weight` is paid for a present
       answer in the scorer's own format (an 'Answer:' line, or a box in strict mode).
-    strict_box: verl's `strict_box_verify` (off by default, as in the published runs).
+    strict_box: verl's `strict_box_verify` (off by default as in upstream verl and the DAPO recipe;
+      STEER's default is on: the `math_dapo_strict` entry).
   """
 
   def __init__(self, config: RewardConfig | None = None, *, strict_box: bool = False):
@@ -114,3 +129,13 @@ class MathDapoReward(StatelessReward):
                "crashes": 0, "errors": 0}
     return RewardResult(scores=score(correct, has_answer, self.config), correct=correct,
                         extracted=predictions, metrics=metrics)
+
+
+@REWARDS.register("math_dapo_strict")
+class MathDapoStrictReward(MathDapoReward):
+  """STEER's training reward: verl `math_dapo.compute_score` with `strict_box_verify=True` (STEER's
+  default, math_dapo.py L239 @b31df71): last `\\boxed{}` in the final 100 characters, verbatim equality
+  with the raw reference. STEER's values are +1 / -1: `RewardConfig(correct=1.0, incorrect=-1.0)`."""
+
+  def __init__(self, config: RewardConfig | None = None):
+    super().__init__(config, strict_box=True)
