@@ -29,7 +29,13 @@ class ResolvedCheckpoint:
 
 
 def _is_hf_dir(path: str) -> bool:
-  return os.path.isfile(os.path.join(path, "config.json"))
+  """An HF model directory: its config.json names a model_type (a run directory's config.json is the run's
+  config, which has none)."""
+  try:
+    with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
+      return "model_type" in json.load(f)
+  except (OSError, ValueError, TypeError):
+    return False
 
 
 def _step_of(path: str) -> int | None:

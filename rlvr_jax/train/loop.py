@@ -297,7 +297,8 @@ def _check_skips(spec: RunSpec, checkpoints: RunCheckpoints, state: TrainState, 
   """Reports skipped (non-finite) updates and stops the run after optim.max_consecutive_skips in a row."""
   skipped, skips = int(metrics["actor/updates_skipped"]), int(metrics["actor/consecutive_skips"])
   if skipped and jax.process_index() == 0:
-    print(f"step {step + 1}: {skipped} optimizer update(s) skipped (non-finite loss or gradient); {skips} "
+    print(f"step {step + 1}: {skipped} of {spec.train.updates_per_step} optimizer update(s) skipped (non-finite loss "
+          f"or gradient); {skips} "
           f"consecutive, {int(metrics['actor/skipped_total'])} in the run; the run stops at "
           f"optim.max_consecutive_skips={spec.optim.max_consecutive_skips}", flush=True)
   if skips >= spec.optim.max_consecutive_skips:

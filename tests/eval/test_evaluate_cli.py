@@ -100,7 +100,8 @@ def test_checkpoint_resolution(run_dir, tmp_path):
   partial = tmp_path / "partial_run"
   for step in (10, 20):  # stopped before the end: the newest periodic export
     os.makedirs(partial / "hf" / f"step_{step}")
-    (partial / "hf" / f"step_{step}" / "config.json").write_text("{}")
+    (partial / "hf" / f"step_{step}" / "config.json").write_text('{"model_type": "qwen2"}')
+  (partial / "config.json").write_text('{"method": "grpo", "name": "grpo"}')  # the run's own saved config
   resolved = resolve_checkpoint(str(partial))
   assert resolved.step == 20 and resolved.model_dir.endswith("step_20") and resolved.run_dir == str(partial)
   step_dir = resolve_checkpoint(str(partial / "hf" / "step_10"))

@@ -14,7 +14,7 @@ import pytest
 from flax import nnx
 
 from rlvr_jax import models
-from rlvr_jax.config import method_config
+from rlvr_jax.config import method_config, validate
 from rlvr_jax.embedded import builtin_tokenizer
 from rlvr_jax.embedded.tokenizer import IM_END
 from rlvr_jax.eval import (BenchmarkEvaluator, BenchmarkSpec, EvalPrompting, EvalSampling, benchmark_key,
@@ -158,17 +158,22 @@ def _config(**eval_fields):
   return c
 
 
+def _build(config, graphdef, codec, heldout, **kwargs):
+  spec = validate(config, num_devices=1)
+  return build_evaluator(spec.eval, spec.data, seed=spec.train.seed, graphdef=graphdef, codec=codec,
+                         reward=FirstCharacterReward(), mesh=None, heldout_files=heldout, **kwargs)
+
+
 def test_build_evaluator_from_config(policy, benchmark, tmp_path):
   _, graphdef, params, codec = policy
   heldout = (benchmark.path,)  # the same file as held-out split, read through data.question_field
-  config = _config(benchmarks=f"aime24={benchmark.path}")
-  evaluator = build_evaluator(config, graphdef, codec, FirstCharacterReward(), None, heldout,
-                              report_dir=str(tmp_path))
+  evaluator = _build(_config(benchmarks=f"aime24={benchmark.path}"), graphdef, codec, heldout,
+                     report_dir=str(tmp_path))
   metrics = evaluator.run(params, step=1)
   assert "eval/aime24/maj@3" in metrics and "eval/heldout/avg@3" in metrics
   report = json.loads((tmp_path / "step_1.json").read_text())
   assert report["benchmarks"]["heldout"]["num_problems"] == 2  # cut to eval.num_prompts
   assert report["benchmarks"]["aime24"]["num_problems"] == 5  # benchmarks run whole, 2 prompts per call
-  assert build_evaluator(_config(every=0), graphdef, codec, FirstCharacterReward(), None, heldout) is None
+  assert _build(_config(every=0), graphdef, codec, heldout) is None
   with pytest.raises(ValueError, match=r"unknown benchmark eval.benchmarks='nope'"):
-    build_evaluator(_config(benchmarks="nope=/x.jsonl"), graphdef, codec, FirstCharacterReward(), None, heldout)
+    _build(_config(benchmarks="nope=/x.jsonl"), graphdef, codec, heldout)
