@@ -300,7 +300,7 @@ def _critic(c: ml_collections.ConfigDict, train: TrainSpec, model: ModelSpec, op
     require(not k.path, f"critic.path={k.path!r} is set but advantage.estimator={c.advantage.estimator!r} reads no "
                         f"critic values (a critic is trained for estimators that do: gae, the 'ppo' method)")
     return None
-  architecture = check_hf_directory(k.path) if k.path else model.architecture
+  architecture = check_hf_directory(k.path, field="critic.path") if k.path else model.architecture
   require(architecture.vocab_size >= model.architecture.vocab_size,
           f"critic.path={k.path!r}: its vocabulary ({architecture.vocab_size}) is smaller than the policy's "
           f"({model.architecture.vocab_size}), so it cannot read every token the policy samples")
