@@ -161,7 +161,9 @@ def _splash_kernel(num_heads: int, seq_len: int, interpret: bool) -> splash.Spla
   sizes = splash.BlockSizes(block_q=block, block_kv=block, block_kv_compute=block, block_q_dkv=block,
                             block_kv_dkv=block, block_kv_dkv_compute=block, block_q_dq=block, block_kv_dq=block)
   mask = splash_mask.MultiHeadMask([splash_mask.CausalMask((seq_len, seq_len))] * num_heads)
-  return splash.make_splash_mha(mask, head_shards=1, q_seq_shards=1, block_sizes=sizes, interpret=interpret)
+  # Concrete arrays even when first called inside a trace, so the cached kernel holds no tracer.
+  with jax.ensure_compile_time_eval():
+    return splash.make_splash_mha(mask, head_shards=1, q_seq_shards=1, block_sizes=sizes, interpret=interpret)
 
 
 def splash_attention(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array, *,
