@@ -174,7 +174,7 @@ def splash_attention(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array,
   T is padded up to a multiple of 128 (the kernel's tile) with padding tokens; the scale 1/sqrt(H) is
   applied to q, as `jax.nn.dot_product_attention` does.
   """
-  batch, seq_len, num_heads, head_dim = q.shape
+  _, seq_len, num_heads, head_dim = q.shape
   padded = -(-seq_len // 128) * 128
   if padded != seq_len:
     pad = lambda x: jnp.pad(x, ((0, 0), (0, padded - seq_len)) + ((0, 0),) * (x.ndim - 2))  # noqa: E731
