@@ -26,6 +26,9 @@ class ModelSpec:
     preset: architecture name of the embedded default.
     dtype: compute dtype (a jnp dtype); parameters are float32 master weights.
     remat: recompute decoder blocks in the backward pass.
+    scan_layers: decoder layers stacked and run with lax.scan.
+    attention: the attention option (`rlvr_jax.models.attention.ATTENTION_OPTIONS`), checked against the
+      platform validation ran on; the trainer resolves it for the mesh's platform.
   """
 
   architecture: QwenConfig
@@ -33,6 +36,8 @@ class ModelSpec:
   preset: str
   dtype: Any
   remat: bool
+  scan_layers: bool = False
+  attention: str = "auto"
 
   @property
   def embedded(self) -> bool:

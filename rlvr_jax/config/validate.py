@@ -28,6 +28,7 @@ from rlvr_jax.diagnostics import DiagnosticsConfig
 from rlvr_jax.embedded import BUILTIN_TASKS, EmbeddedPolicy, builtin_tokenizer
 from rlvr_jax.errors import ConfigError
 from rlvr_jax.eval.benchmarks import parse_benchmark_specs
+from rlvr_jax.models.attention import resolve_attention
 from rlvr_jax.models.config import PRESETS, QwenConfig
 from rlvr_jax.models.precision import DTYPES
 from rlvr_jax.objectives import build_objective
@@ -58,7 +59,7 @@ def objective_mapping(section: ml_collections.ConfigDict) -> dict:
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, *,
-             num_processes: int | None = None) -> RunSpec:
+             num_processes: int | None = None, platform: str | None = None) -> RunSpec:
   """Raises ConfigError for any bad value or unusable path, so that a wrong input costs seconds here
   instead of failing after a warm start, a weight load or a compile.
 
@@ -66,6 +67,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
     config: a run config (`rlvr_jax.config.method_config`, a `configs/*.py` file, plus overrides).
     num_devices: what the mesh must fill (default: every device of every process).
     num_processes: hosts that split each prompt batch (default: `jax.process_count()`).
+    platform: where the run will compile ("cpu", "gpu", "tpu"; default: this process's backend), for the
+      kernels model.attention can use.
   """
   c = config
   require(c.method in METHOD_PRESETS,
@@ -73,7 +76,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
           f"file sets it; name a run with train.run_dir)")
   require(isinstance(c.name, str) and bool(c.name.strip()) and "/" not in c.name,
           f"name={c.name!r} must be a non-empty run name without '/'")
-  model = _model(c)
+  model = _model(c, platform or jax.default_backend())
   rollout_values = _check_rollout(c)
   data = _data(c)
   train = _train(c)
@@ -111,7 +114,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
                  log=LogSpec(tensorboard=bool(c.log.tensorboard)), resolved=c.to_dict())
 
 
-def _model(c: ml_collections.ConfigDict) -> ModelSpec:
+def _model(c: ml_collections.ConfigDict, platform: str) -> ModelSpec:
   """The policy's architecture: the embedded preset, or model.path's config.json after checking the
   directory holds readable weights."""
   require(c.model.dtype in DTYPES, f"model.dtype={c.model.dtype!r}; known: {', '.join(DTYPES)}")
@@ -126,8 +129,13 @@ def _model(c: ml_collections.ConfigDict) -> ModelSpec:
             f"model.preset={c.model.preset!r} needs --config.model.path (an HF directory); weights are never "
             f"downloaded, and only the 'tiny' embedded default is built locally")
     architecture = PRESETS[c.model.preset]
+  try:
+    resolve_attention(c.model.attention, platform=platform, dtype=DTYPES[c.model.dtype])
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   return ModelSpec(architecture=architecture, path=c.model.path, preset=c.model.preset,
-                   dtype=DTYPES[c.model.dtype], remat=bool(c.model.remat))
+                   dtype=DTYPES[c.model.dtype], remat=bool(c.model.remat), scan_layers=bool(c.model.scan_layers),
+                   attention=c.model.attention)
 
 
 def _codec(c: ml_collections.ConfigDict, stop_tokens: tuple[str, ...], vocab_size: int) -> TextCodec:

@@ -148,7 +148,9 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
   # checkpoint was stored in. ----
   model_dir = (_process_zero_first("embedded policy", lambda: ensure_policy(spec.warm_start))
                if spec.warm_start is not None else spec.model.path)
-  model = models.load_pretrained(model_dir, dtype=spec.model.dtype, param_dtype=jnp.float32, mesh=mesh)
+  model = models.load_pretrained(model_dir, dtype=spec.model.dtype, param_dtype=jnp.float32, mesh=mesh,
+                                 scan_layers=spec.model.scan_layers, attention=spec.model.attention,
+                                 platform=mesh.devices.flat[0].platform)
   export_dtype = hf_weights.stored_dtype(model_dir)
 
   # ---- Programs and train state ----
