@@ -13,6 +13,10 @@ global, so the same code paths run on 1 CPU device, 8 fake CPU devices, a GPU an
 A mesh axis that does not divide a tensor dimension is dropped from that dimension (the dimension is
 replicated over it): e.g. Qwen2.5-1.5B has 2 KV heads, so on tensor=4 its k/v projections are
 replicated across 'tensor' while its 12 query heads are split.
+
+Scanned layers (`Qwen(scan_layers=True)`) stack each decoder-block parameter along a leading layer axis
+and mark it with the `STACKED` metadata flag; its spec is its role's spec with a leading None (the layer
+axis is never split: every device holds its shard of every layer, as in MaxText).
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ MESH_AXES = ("data", "fsdp", "tensor")
 BATCH = ("data", "fsdp")  # rows of a batch are split over both data-parallel axes
 
 Layout = Literal["train", "sample"]
+
+# Variable metadata flag of a parameter stacked along a leading layer axis (scanned decoder blocks).
+STACKED = "stacked_layers"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +108,8 @@ class ShardingConfig:
   act_bt: P = P(BATCH, None)
   act_b: P = P(BATCH)
   cache_bskh: P = P(BATCH, None, "tensor", None)
+  # The KV cache of scanned layers, stacked along a leading layer axis (never split).
+  cache_lbskh: P = P(None, BATCH, None, "tensor", None)
 
   def spec(self, role: str) -> P:
     try:
@@ -153,17 +162,53 @@ def named_sharding(mesh: Mesh, spec: P, shape: Sequence[int]) -> NamedSharding:
   return NamedSharding(mesh, fit_spec(spec, shape, mesh))
 
 
+def stacked_spec(spec: P) -> P:
+  """The spec of a parameter stacked along a leading layer axis: the layer axis is not split."""
+  return P(None, *spec)
+
+
+def variable_spec(variable: nnx.Variable, layout: Layout = "train") -> P | None:
+  """The PartitionSpec of a parameter from its `role` (and `STACKED` flag); None when it has no role."""
+  metadata = variable.get_metadata()
+  role = metadata.get("role")
+  if role is None:
+    return None
+  spec = layout_config(layout).spec(role)
+  return stacked_spec(spec) if metadata.get(STACKED) else spec
+
+
 def state_shardings(state: Any, mesh: Mesh, layout: Layout = "train") -> Any:
   """NamedShardings for an `nnx.State` (abstract or concrete), from each Variable's `role`."""
-  config = layout_config(layout)
 
   def for_variable(variable):
-    role = variable.get_metadata().get("role")
-    if role is None:
+    spec = variable_spec(variable, layout)
+    if spec is None:
       return NamedSharding(mesh, P())
-    return named_sharding(mesh, config.spec(role), variable.shape)
+    return named_sharding(mesh, spec, variable.shape)
 
   return jax.tree.map(for_variable, state, is_leaf=lambda x: isinstance(x, nnx.Variable))
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationConstraint:
+  """The model's `constrain(x, role)` hook for one mesh and layout.
+
+  It also carries the mesh, so a fused attention kernel that GSPMD cannot partition (a Pallas call) can
+  run under `shard_map` with the same layout (`rlvr_jax.models.attention`).
+  """
+
+  mesh: Mesh
+  layout: Layout = "train"
+
+  def __call__(self, x: jax.Array, role: str) -> jax.Array:
+    return jax.lax.with_sharding_constraint(x, self.sharding(role, x.shape))
+
+  def spec(self, role: str, shape: Sequence[int]) -> P:
+    """The role's spec, fitted to `shape` on this mesh."""
+    return fit_spec(layout_config(self.layout).spec(role), shape, self.mesh)
+
+  def sharding(self, role: str, shape: Sequence[int]) -> NamedSharding:
+    return NamedSharding(self.mesh, self.spec(role, shape))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,9 +218,9 @@ class ActivationSharding:
   mesh: Mesh
   layout: Layout = "train"
 
-  def constrain(self, x: jax.Array, role: str) -> jax.Array:
-    spec = layout_config(self.layout).spec(role)
-    return jax.lax.with_sharding_constraint(x, named_sharding(self.mesh, spec, x.shape))
+  @property
+  def constrain(self) -> ActivationConstraint:
+    return ActivationConstraint(self.mesh, self.layout)
 
   def sharding(self, role: str, shape: Sequence[int]) -> NamedSharding:
     return named_sharding(self.mesh, layout_config(self.layout).spec(role), shape)

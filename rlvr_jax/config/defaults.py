@@ -29,6 +29,9 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.model.dtype = "float32"        # compute dtype (matmuls, activations, KV cache): bfloat16 or float32;
                                    # parameters, optimizer state and checkpoints are always float32
   c.model.remat = False            # recompute decoder blocks in backward (long sequences)
+  c.model.scan_layers = False      # stack the decoder layers and run them with lax.scan (fast compiles at
+                                   # scale; pair it with remat, as MaxText does)
+  c.model.attention = "auto"       # auto (splash on TPU, cuDNN on GPU in bf16, XLA on CPU) | xla | splash | cudnn
 
   c.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from rlvr_jax.config.sections import (AdvantageSpec, CriticSpec, DataSpec, EvalSpec, LogSpec, ModelSpec, RewardSpec,
-                                      RolloutSpec, TrainSpec)
+from rlvr_jax.config.sections import (AdvantageSpec, CheckpointConfig, CriticSpec, DataSpec, EvalSpec, LogSpec,
+                                      ModelSpec, OptimConfig, RewardSpec, RolloutSpec, TrainSpec)
 from rlvr_jax.data.text_codec import TextCodec
 from rlvr_jax.diagnostics import DiagnosticsConfig
 from rlvr_jax.embedded import EmbeddedPolicy
 from rlvr_jax.objectives import Objective
 from rlvr_jax.objectives.kl_reward import KLInRewardConfig
 from rlvr_jax.sharding import MeshConfig
-from rlvr_jax.train.checkpointing import CheckpointConfig
-from rlvr_jax.train.optimizer import OptimConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,8 +20,9 @@ import ml_collections
 
 from rlvr_jax import sharding
 from rlvr_jax.config.paths import check_data_files, check_hf_directory, require
-from rlvr_jax.config.sections import (AdvantageSpec, CriticSpec, DataSpec, EvalSpec, LogSpec, ModelSpec, RewardSpec,
-                                      RolloutSpec, TrainSpec)
+from rlvr_jax.config.sections import (GEN_CAP_MODES, SCHEDULE_UNITS, AdvantageSpec, CheckpointConfig, CriticSpec,
+                                      DataSpec, EvalSpec, LogSpec, ModelSpec, OptimConfig, RewardSpec, RolloutSpec,
+                                      TrainSpec)
 from rlvr_jax.config.spec import RunSpec
 from rlvr_jax.data.templates import TEMPLATES
 from rlvr_jax.data.text_codec import TextCodec
@@ -29,6 +30,7 @@ from rlvr_jax.diagnostics import DiagnosticsConfig
 from rlvr_jax.embedded import BUILTIN_TASKS, EmbeddedPolicy, builtin_tokenizer
 from rlvr_jax.errors import ConfigError
 from rlvr_jax.eval.benchmarks import parse_benchmark_specs
+from rlvr_jax.models.attention import resolve_attention
 from rlvr_jax.models.config import PRESETS, QwenConfig
 from rlvr_jax.models.precision import DTYPES
 from rlvr_jax.objectives import build_objective
@@ -39,10 +41,6 @@ from rlvr_jax.objectives.presets import METHOD_PRESETS
 from rlvr_jax.rewards import REWARDS, RewardConfig
 from rlvr_jax.rewards.code import SandboxConfig
 from rlvr_jax.sampling.settings import SamplingSettings
-from rlvr_jax.train.advantage_inputs import estimator_needs
-from rlvr_jax.train.checkpointing import CheckpointConfig
-from rlvr_jax.train.optimizer import SCHEDULE_UNITS, OptimConfig
-from rlvr_jax.train.shaping import GEN_CAP_MODES
 
 def _is_int(value: Any, low: int) -> bool:
   return isinstance(value, int) and not isinstance(value, bool) and value >= low
@@ -62,7 +60,7 @@ def objective_mapping(section: ml_collections.ConfigDict) -> dict:
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, *,
-             num_processes: int | None = None) -> RunSpec:
+             num_processes: int | None = None, platform: str | None = None) -> RunSpec:
   """Raises ConfigError for any bad value or unusable path, so that a wrong input costs seconds here
   instead of failing after a warm start, a weight load or a compile.
 
@@ -70,6 +68,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
     config: a run config (`rlvr_jax.config.method_config`, a `configs/*.py` file, plus overrides).
     num_devices: what the mesh must fill (default: every device of every process).
     num_processes: hosts that split each prompt batch (default: `jax.process_count()`).
+    platform: where the run will compile ("cpu", "gpu", "tpu"; default: this process's backend), for the
+      kernels model.attention can use.
   """
   c = config
   require(c.method in METHOD_PRESETS,
@@ -77,7 +77,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
           f"file sets it; name a run with train.run_dir)")
   require(isinstance(c.name, str) and bool(c.name.strip()) and "/" not in c.name,
           f"name={c.name!r} must be a non-empty run name without '/'")
-  model = _model(c)
+  model = _model(c, platform or jax.default_backend())
   rollout_values = _check_rollout(c)
   data = _data(c)
   train = _train(c)
@@ -118,7 +118,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
                  kl_in_reward=kl_in_reward)
 
 
-def _model(c: ml_collections.ConfigDict) -> ModelSpec:
+def _model(c: ml_collections.ConfigDict, platform: str) -> ModelSpec:
   """The policy's architecture: the embedded preset, or model.path's config.json after checking the
   directory holds readable weights."""
   require(c.model.dtype in DTYPES, f"model.dtype={c.model.dtype!r}; known: {', '.join(DTYPES)}")
@@ -133,8 +133,13 @@ def _model(c: ml_collections.ConfigDict) -> ModelSpec:
             f"model.preset={c.model.preset!r} needs --config.model.path (an HF directory); weights are never "
             f"downloaded, and only the 'tiny' embedded default is built locally")
     architecture = PRESETS[c.model.preset]
+  try:
+    resolve_attention(c.model.attention, platform=platform, dtype=DTYPES[c.model.dtype])
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   return ModelSpec(architecture=architecture, path=c.model.path, preset=c.model.preset,
-                   dtype=DTYPES[c.model.dtype], remat=bool(c.model.remat))
+                   dtype=DTYPES[c.model.dtype], remat=bool(c.model.remat), scan_layers=bool(c.model.scan_layers),
+                   attention=c.model.attention)
 
 
 def _codec(c: ml_collections.ConfigDict, stop_tokens: tuple[str, ...], vocab_size: int) -> TextCodec:
@@ -296,7 +301,9 @@ def _critic(c: ml_collections.ConfigDict, train: TrainSpec, model: ModelSpec, op
   require(_is_int(k.critic_warmup, 0), f"critic.critic_warmup={k.critic_warmup!r} must be an int >= 0 "
                                        f"(rollout steps that train only the critic)")
   require(isinstance(k.path, str), f"critic.path={k.path!r} must be a directory name (\"\" = the policy's)")
-  if not estimator_needs(c.advantage.estimator).critic:
+  # verl builds a critic for adv_estimator=gae; here, for any estimator that requires critic values (the
+  # trainer's `advantage_inputs.estimator_needs` reads the same declaration).
+  if "values" not in ADVANTAGE_ESTIMATORS.get(c.advantage.estimator).inputs:
     require(not k.path, f"critic.path={k.path!r} is set but advantage.estimator={c.advantage.estimator!r} reads no "
                         f"critic values (a critic is trained for estimators that do: gae, the 'ppo' method)")
     return None

@@ -92,6 +92,15 @@ def _pattern(template: str) -> re.Pattern:
 _FLAX_PATTERNS = tuple((_pattern(rule.flax), rule) for rule in WEIGHT_MAP)
 
 
+def layer_path(stacked_path: str, layer: int) -> str:
+  """The per-layer Flax path of layer `layer` of a stacked (scanned-layers) parameter:
+  "layers.attn.q_proj" -> "layers.3.attn.q_proj"."""
+  prefix = _BLOCK.split(".")[0] + "."
+  if not stacked_path.startswith(prefix):
+    raise KeyError(f"stacked parameter {stacked_path!r} is not under {prefix!r}")
+  return f"{_BLOCK.format(layer=layer)}.{stacked_path[len(prefix):]}"
+
+
 def hf_name(flax_path: str) -> tuple[str, WeightRule]:
   """The HF tensor name and the rule for a dotted Flax parameter path."""
   for pattern, rule in _FLAX_PATTERNS:

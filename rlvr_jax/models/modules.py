@@ -7,6 +7,9 @@ Einsum legend (used in every shape comment of the package):
 Every parameter carries a `role` metadata string (e.g. "q_dnh"); `rlvr_jax.sharding` maps roles to
 PartitionSpecs, so the model never reads a mesh and sharding stays a single table outside it.
 
+Attention runs through the kernel chosen at build time (`rlvr_jax.models.attention`): a fused kernel
+for self-attention over T > 1 tokens, XLA's masked attention against the KV cache for decode.
+
 Two dtypes, as in Flax's `param_dtype` / `dtype` and MaxText's `weight_dtype` / `dtype`: parameters are
 stored in `param_dtype` (float32 master weights when training) and read in the compute `dtype` where they
 are used (`rlvr_jax.models.precision`), so matmuls and activations run in bfloat16 at scale.
@@ -18,8 +21,9 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
+from flax import nnx, struct
 
+from rlvr_jax.models.attention import AttentionKernel, fused_self_attention, masked_attention
 from rlvr_jax.models.config import QwenConfig
 from rlvr_jax.models.precision import read_param
 
@@ -66,13 +70,45 @@ def rotary_embedding(x: jax.Array, positions: jax.Array, theta: float) -> jax.Ar
   return x * cos + rotated * sin
 
 
+@struct.dataclass
+class LayerKV:
+  """The KV cache arrays one decoder block reads and writes.
+
+  Unscanned layers pass their own [B, S, K, H] pair (`layer` None). Scanned layers pass the whole stacked
+  [L, B, S, K, H] pair, carried through the scan, with the block's layer index: the block writes its
+  T new slots in place and reads its layer back, so no per-layer copy of the cache is made or stacked.
+  """
+
+  k: jax.Array
+  v: jax.Array
+  layer: jax.Array | None = None  # [] int
+
+  def write(self, k: jax.Array, v: jax.Array, write_index: jax.Array
+            ) -> tuple["LayerKV", jax.Array, jax.Array]:
+    """Writes k / v [B, T, K, H] at slots [write_index, write_index + T) of every row; returns the updated
+    store and this layer's keys / values [B, S, K, H] after the write."""
+    k, v = k.astype(self.k.dtype), v.astype(self.v.dtype)
+    if self.layer is None:
+      start = (0, write_index, 0, 0)
+      new_k = jax.lax.dynamic_update_slice(self.k, k, start)
+      new_v = jax.lax.dynamic_update_slice(self.v, v, start)
+      return self.replace(k=new_k, v=new_v), new_k, new_v
+    start = (self.layer, 0, write_index, 0, 0)
+    new_k = jax.lax.dynamic_update_slice(self.k, k[None], start)
+    new_v = jax.lax.dynamic_update_slice(self.v, v[None], start)
+    read = lambda x: jax.lax.dynamic_index_in_dim(x, self.layer, 0, keepdims=False)  # noqa: E731
+    return self.replace(k=new_k, v=new_v), read(new_k), read(new_v)
+
+
 class Attention(nnx.Module):
   """Grouped-query self-attention over an explicit key/value store (full sequence or KV cache)."""
 
-  def __init__(self, config: QwenConfig, *, dtype, param_dtype, rngs: nnx.Rngs):
+  def __init__(self, config: QwenConfig, *, dtype, param_dtype, rngs: nnx.Rngs,
+               kernel: AttentionKernel = AttentionKernel()):
     d, n, k, h = config.hidden_size, config.num_heads, config.num_kv_heads, config.head_dim
     self.config = config
     self.dtype = dtype
+    self.kernel = kernel
     self.q_proj = nnx.Param(_normal(rngs.params(), (d, n, h), param_dtype), role="q_dnh")
     self.k_proj = nnx.Param(_normal(rngs.params(), (d, k, h), param_dtype), role="kv_dkh")
     self.v_proj = nnx.Param(_normal(rngs.params(), (d, k, h), param_dtype), role="kv_dkh")
@@ -93,10 +129,10 @@ class Attention(nnx.Module):
       positions: jax.Array,  # [B, T]
       kv_mask: jax.Array,  # [B, S] bool: slots holding real tokens (after this call's writes)
       query_slots: jax.Array,  # [T] int: the slot each query token occupies
-      cache_kv: tuple[jax.Array, jax.Array] | None,  # ([B, S, K, H], [B, S, K, H]) or None (S == T)
+      cache: LayerKV | None,  # the cache this block writes, or None (S == T)
       write_index: jax.Array | None,  # [] int: first slot this call writes into the cache
       constrain: Constrain,
-  ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
+  ) -> tuple[jax.Array, LayerKV | None]:
     cfg, dtype = self.config, self.dtype
     q = jnp.einsum("BTD,DNH->BTNH", x, read_param(self.q_proj, dtype))
     k = jnp.einsum("BTD,DKH->BTKH", x, read_param(self.k_proj, dtype))
@@ -111,27 +147,22 @@ class Attention(nnx.Module):
     k = constrain(rotary_embedding(k, positions, cfg.rope_theta), "act_btkh")
     v = constrain(v, "act_btkh")
 
-    if cache_kv is not None:
-      # Write this call's keys/values at [write_index, write_index + T) of every row, in place.
-      cache_k, cache_v = cache_kv
-      start = (0, write_index, 0, 0)
-      cache_k = jax.lax.dynamic_update_slice(cache_k, k.astype(cache_k.dtype), start)
-      cache_v = jax.lax.dynamic_update_slice(cache_v, v.astype(cache_v.dtype), start)
-      keys, values, new_cache = cache_k, cache_v, (cache_k, cache_v)
+    if cache is not None:
+      cache, keys, values = cache.write(k, v, write_index)
     else:
-      keys, values, new_cache = k, v, None
+      keys, values = k, v
 
-    key_slots = jnp.arange(keys.shape[1])  # [S]
-    causal = key_slots[None, :] <= query_slots[:, None]  # [T, S]
-    mask = causal[None, None, :, :] & kv_mask[:, None, None, :]  # [B, 1, T, S]
-    # Softmax runs in float32 inside dot_product_attention; fully masked (padding) query rows get a
-    # uniform distribution instead of NaN and are masked out downstream.
-    out = jax.nn.dot_product_attention(q, keys.astype(q.dtype), values.astype(q.dtype), mask=mask)  # [B,T,N,H]
+    seq_len = q.shape[1]
+    if self.kernel.name != "xla" and seq_len > 1 and keys.shape[1] == seq_len:
+      # Self-attention over this call's T tokens (no cache, or a cache of exactly T slots: prefill).
+      out = fused_self_attention(self.kernel, q, k, v, kv_mask, constrain)  # [B, T, N, H]
+    else:
+      out = masked_attention(q, keys, values, kv_mask, query_slots)  # [B, T, N, H]
     out = constrain(out, "act_btnh")
     y = jnp.einsum("BTNH,NHD->BTD", out, read_param(self.o_proj, dtype))
     if cfg.out_bias:
       y = y + read_param(self.o_bias, dtype)
-    return y, new_cache
+    return y, cache
 
 
 class MLP(nnx.Module):
@@ -154,15 +185,16 @@ class MLP(nnx.Module):
 class DecoderBlock(nnx.Module):
   """Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x))."""
 
-  def __init__(self, config: QwenConfig, *, dtype, param_dtype, rngs: nnx.Rngs):
+  def __init__(self, config: QwenConfig, *, dtype, param_dtype, rngs: nnx.Rngs,
+               kernel: AttentionKernel = AttentionKernel()):
     self.input_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype, param_dtype=param_dtype)
-    self.attn = Attention(config, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+    self.attn = Attention(config, dtype=dtype, param_dtype=param_dtype, rngs=rngs, kernel=kernel)
     self.post_attn_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype, param_dtype=param_dtype)
     self.mlp = MLP(config, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
-  def __call__(self, x, positions, kv_mask, query_slots, cache_kv, write_index, constrain):
-    attn_out, new_cache = self.attn(self.input_norm(x), positions, kv_mask, query_slots, cache_kv,
-                                    write_index, constrain)
+  def __call__(self, x, positions, kv_mask, query_slots, cache: LayerKV | None, write_index, constrain):
+    attn_out, new_cache = self.attn(self.input_norm(x), positions, kv_mask, query_slots, cache, write_index,
+                                    constrain)
     x = constrain(x + attn_out, "act_btd")
     x = constrain(x + self.mlp(self.post_attn_norm(x), constrain), "act_btd")
     return x, new_cache

@@ -4,12 +4,19 @@ Loading reads one tensor at a time and places it straight into its sharded layou
 `jax.make_array_from_callback` (each process materializes only the shards its devices hold), so the
 host never holds more than one full tensor. Every expected weight is checked before it is placed: a
 missing tensor, an unexpected one or a shape that disagrees with `config.json` raises naming it.
+
+Scanned layers (`scan_layers=True`) store each block parameter as one [L, ...] array. Loading places a
+sharded [L, ...] buffer and writes layer after layer into it in place (one HF tensor on the host at a
+time, one layer of it in flight on the devices); saving slices one layer at a time back out.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -19,8 +26,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rlvr_jax import sharding as shd
 from rlvr_jax.models import hf_weights
+from rlvr_jax.models.attention import AttentionKernel
 from rlvr_jax.models.config import QwenConfig
-from rlvr_jax.models.factory import abstract_model, flat_params, model_from_arrays
+from rlvr_jax.models.factory import abstract_model, is_stacked, model_from_arrays
 from rlvr_jax.models.qwen import Qwen
 from flax import nnx
 
@@ -30,41 +38,65 @@ class CheckpointMismatchError(ValueError):
 
 
 def load_pretrained(path: str | os.PathLike, *, dtype=jnp.bfloat16, param_dtype=None, mesh: Mesh | None = None,
-                    layout: shd.Layout = "train") -> Qwen:
+                    layout: shd.Layout = "train", scan_layers: bool = False,
+                    attention: str | AttentionKernel = "auto", platform: str | None = None) -> Qwen:
   """Loads an HF Qwen2/Qwen3 directory (`config.json` + one or many `*.safetensors`).
 
   `dtype` is the compute dtype; `param_dtype` (default `dtype`) the dtype the weights are stored in,
-  float32 for training (master weights) whatever the checkpoint's own dtype.
+  float32 for training (master weights) whatever the checkpoint's own dtype. `scan_layers`, `attention`
+  and `platform` are the `Qwen` build options.
   """
   path = os.fspath(path)
-  param_dtype = dtype if param_dtype is None else param_dtype
+  param_dtype = jnp.dtype(dtype if param_dtype is None else param_dtype)
   config = QwenConfig.from_pretrained(path)
   files = hf_weights.checkpoint_files(path)
   _check_names(config, files, path)
+  abstract = abstract_model(config, dtype, param_dtype, scan_layers=scan_layers, attention=attention,
+                            platform=platform)
 
   shardings = {}
   if mesh is not None:
-    _, abstract_state = nnx.split(abstract_model(config, dtype, param_dtype))
+    _, abstract_state = nnx.split(abstract)
     for p, sharding in nnx.to_flat_state(shd.state_shardings(abstract_state, mesh, layout)):
       shardings[".".join(str(x) for x in p)] = sharding
   reader = hf_weights.TensorReader(files)
 
-  def read(flax_path: str, shape: tuple[int, ...]) -> jax.Array:
+  def place(flax_path: str, shape: tuple[int, ...], sharding: NamedSharding | None) -> jax.Array:
     name, rule = hf_weights.hf_name(flax_path)
     try:
       array = rule.to_flax(reader.read(name), shape, name)
     except ValueError as e:
       raise CheckpointMismatchError(f"{path}: {e}") from None
-    array = array.astype(jnp.dtype(param_dtype))
-    sharding = shardings.get(flax_path)
+    array = array.astype(param_dtype)
     if sharding is None:
       return jax.device_put(array)
     return jax.make_array_from_callback(shape, sharding, lambda index: array[index])
 
+  def read(flax_path: str, variable: nnx.Variable) -> jax.Array:
+    shape, sharding = tuple(variable.shape), shardings.get(flax_path)
+    if not is_stacked(variable):
+      return place(flax_path, shape, sharding)
+    layer_sharding = None if sharding is None else NamedSharding(mesh, P(*sharding.spec[1:]))
+    stacked = _zeros(shape, param_dtype, sharding)
+    for layer in range(shape[0]):
+      layer_array = place(hf_weights.layer_path(flax_path, layer), shape[1:], layer_sharding)
+      stacked = _write_layer(stacked, layer_array, layer)
+    return stacked
+
   try:
-    return model_from_arrays(config, dtype, read, param_dtype)
+    return model_from_arrays(abstract, read)
   finally:
     reader.close()
+
+
+def _zeros(shape: tuple[int, ...], dtype, sharding: NamedSharding | None) -> jax.Array:
+  return jax.jit(lambda: jnp.zeros(shape, dtype), out_shardings=sharding)()
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _write_layer(stacked: jax.Array, layer_array: jax.Array, layer: int) -> jax.Array:
+  """stacked[layer] = layer_array, in place (the stacked buffer is donated)."""
+  return jax.lax.dynamic_update_index_in_dim(stacked, layer_array.astype(stacked.dtype), layer, 0)
 
 
 def _check_names(config: QwenConfig, files: dict[str, str], path: str) -> None:
@@ -94,6 +126,25 @@ def _to_host(array: jax.Array) -> np.ndarray:
       jax.jit(lambda x: x, out_shardings=replicated)(array), tiled=True))
 
 
+def _per_layer_params(model: Qwen) -> list[tuple[str, tuple[Callable[[], jax.Array], tuple[int, ...]]]]:
+  """(per-layer dotted path, (getter, shape)) of every parameter in HF order of layers: a stacked
+  parameter contributes one entry per layer, each slicing its layer only when fetched."""
+  out = []
+  for path, variable in nnx.to_flat_state(nnx.state(model, nnx.Param)):
+    dotted, value = ".".join(str(p) for p in path), variable[...]
+    if is_stacked(variable):
+      for layer in range(value.shape[0]):
+        out.append((hf_weights.layer_path(dotted, layer), (functools.partial(_layer_of, value, layer),
+                                                           value.shape[1:])))
+    else:
+      out.append((dotted, (lambda value=value: value, value.shape)))
+  return out
+
+
+def _layer_of(stacked: jax.Array, layer: int) -> jax.Array:
+  return stacked[layer]
+
+
 def save_pretrained(model: Qwen, path: str | os.PathLike, *, dtype=None, max_shard_bytes: int = 4 << 30) -> None:
   """Writes an HF directory (`config.json`, safetensors shards and their index) that
   `transformers.AutoModelForCausalLM.from_pretrained` loads. On multi-host runs only process 0 writes;
@@ -114,9 +165,8 @@ def save_pretrained(model: Qwen, path: str | os.PathLike, *, dtype=None, max_sha
     hf["torch_dtype"] = dtype.name
     AutoConfig.for_model(**hf).save_pretrained(path)
 
-  params = [(name, array.astype(dtype)) for name, array in flat_params(model)]
-  sizes = [(name, int(array.size * array.dtype.itemsize)) for name, array in params]
-  arrays = dict(params)
+  params = dict(_per_layer_params(model))
+  sizes = [(name, math.prod(shape) * dtype.itemsize) for name, (_, shape) in params.items()]
   shards = list(hf_weights.shard_names(sizes, max_shard_bytes))
   weight_map = {}
   for i, shard in enumerate(shards):
@@ -124,7 +174,7 @@ def save_pretrained(model: Qwen, path: str | os.PathLike, *, dtype=None, max_sha
     tensors = {}
     for flax_path in shard:
       name, rule = hf_weights.hf_name(flax_path)
-      tensors[name] = rule.to_hf(_to_host(arrays[flax_path]))
+      tensors[name] = rule.to_hf(_to_host(params[flax_path][0]().astype(dtype)))
       weight_map[name] = file
     if writer:
       save_file(tensors, os.path.join(path, file), metadata={"format": "pt"})

@@ -3,6 +3,13 @@
 The forward returns final (normed) hidden states, not logits: the RL objective computes log-probs and
 entropies with a chunked LM head (`rlvr_jax.objectives.token_stats`), so a whole-batch [B, T, V] float32
 tensor is never materialized on the training path. `Qwen.logits` exists for small inputs and tests.
+
+Build-time options (static: they are part of the graph definition):
+  scan_layers  stack the decoder blocks' parameters along a leading layer axis and run them with
+               `lax.scan` (`rlvr_jax.models.scan`): one traced block, compile time independent of depth.
+  attention    "auto" | "xla" | "splash" | "cudnn" (`rlvr_jax.models.attention`), resolved for
+               `platform` (default: JAX's default backend) and the compute dtype; a kernel that cannot
+               run there raises here.
 """
 
 from __future__ import annotations
@@ -11,9 +18,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx, struct
 
+from rlvr_jax.models.attention import AttentionKernel, resolve_attention
 from rlvr_jax.models.config import QwenConfig
-from rlvr_jax.models.modules import Constrain, DecoderBlock, RMSNorm, _normal, no_constraint
+from rlvr_jax.models.modules import Constrain, DecoderBlock, LayerKV, RMSNorm, _normal, no_constraint
 from rlvr_jax.models.precision import read_param
+from rlvr_jax.models.scan import run_stacked, stack_blocks
 
 
 @struct.dataclass
@@ -24,13 +33,13 @@ class KVCache:
   is written by the same decode step. Padding slots stay masked through `kv_mask`.
 
   Attributes:
-    k, v: one [B, S, K, H] array per layer.
+    k, v: one [B, S, K, H] array per layer; with scanned layers one stacked [L, B, S, K, H] array.
     kv_mask: [B, S] bool, slots that hold real (non-padding) tokens.
     end_index: [] int32, the next slot to write.
   """
 
-  k: tuple[jax.Array, ...]
-  v: tuple[jax.Array, ...]
+  k: tuple[jax.Array, ...] | jax.Array
+  v: tuple[jax.Array, ...] | jax.Array
   kv_mask: jax.Array
   end_index: jax.Array
 
@@ -38,18 +47,30 @@ class KVCache:
   def max_length(self) -> int:
     return self.kv_mask.shape[1]
 
+  @property
+  def stacked(self) -> bool:
+    """The layout of scanned layers: k and v are single [L, B, S, K, H] arrays."""
+    return not isinstance(self.k, tuple)
+
+
+def cache_role(stacked: bool) -> str:
+  """The sharding role of the cache's k / v arrays."""
+  return "cache_lbskh" if stacked else "cache_bskh"
+
 
 def init_cache(config: QwenConfig, batch: int, max_length: int, dtype=jnp.bfloat16,
-               constrain: Constrain = no_constraint) -> KVCache:
-  """An empty cache of `max_length` slots for `batch` rows."""
+               constrain: Constrain = no_constraint, *, scan_layers: bool = False) -> KVCache:
+  """An empty cache of `max_length` slots for `batch` rows, in the layout of a model with or without
+  `scan_layers`."""
   shape = (batch, max_length, config.num_kv_heads, config.head_dim)
-  zeros = lambda: constrain(jnp.zeros(shape, dtype), "cache_bskh")  # noqa: E731
-  return KVCache(
-      k=tuple(zeros() for _ in range(config.num_layers)),
-      v=tuple(zeros() for _ in range(config.num_layers)),
-      kv_mask=jnp.zeros((batch, max_length), jnp.bool_),
-      end_index=jnp.zeros((), jnp.int32),
-  )
+  if scan_layers:
+    zeros = lambda: constrain(jnp.zeros((config.num_layers,) + shape, dtype), "cache_lbskh")  # noqa: E731
+    k, v = zeros(), zeros()
+  else:
+    zeros = lambda: constrain(jnp.zeros(shape, dtype), "cache_bskh")  # noqa: E731
+    k = tuple(zeros() for _ in range(config.num_layers))
+    v = tuple(zeros() for _ in range(config.num_layers))
+  return KVCache(k=k, v=v, kv_mask=jnp.zeros((batch, max_length), jnp.bool_), end_index=jnp.zeros((), jnp.int32))
 
 
 def positions_from_mask(attention_mask: jax.Array) -> jax.Array:
@@ -65,21 +86,29 @@ class Qwen(nnx.Module):
     config: the architecture.
     dtype: compute dtype of matmuls and activations (and of the KV cache).
     param_dtype: storage dtype of the parameters (float32 master weights when training).
+    scan_layers: the decoder blocks are one stacked block run by `lax.scan`.
+    attention: the resolved `AttentionKernel`.
     embed: [V, D] token embedding.
-    layers: decoder blocks.
+    layers: decoder blocks (`nnx.List`), or one block with [L, ...] parameters when `scan_layers`.
     final_norm: RMSNorm before the LM head.
     lm_head: [V, D] untied LM head (HF layout); absent when `tie_word_embeddings`.
   """
 
-  def __init__(self, config: QwenConfig, *, rngs: nnx.Rngs, dtype=jnp.bfloat16, param_dtype=None):
+  def __init__(self, config: QwenConfig, *, rngs: nnx.Rngs, dtype=jnp.bfloat16, param_dtype=None,
+               scan_layers: bool = False, attention: str | AttentionKernel = "auto", platform: str | None = None):
     param_dtype = dtype if param_dtype is None else param_dtype
+    if not isinstance(scan_layers, bool):
+      raise ValueError(f"model.scan_layers={scan_layers!r}: must be True or False")
     self.config = config
     self.dtype = dtype
     self.param_dtype = param_dtype
+    self.scan_layers = scan_layers
+    self.attention = resolve_attention(attention, platform=platform or jax.default_backend(), dtype=dtype)
     self.embed = nnx.Param(_normal(rngs.params(), (config.vocab_size, config.hidden_size), param_dtype),
                            role="embed_vd")
-    self.layers = nnx.List([DecoderBlock(config, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-                            for _ in range(config.num_layers)])
+    blocks = [DecoderBlock(config, dtype=dtype, param_dtype=param_dtype, rngs=rngs, kernel=self.attention)
+              for _ in range(config.num_layers)]
+    self.layers = stack_blocks(blocks) if scan_layers else nnx.List(blocks)
     self.final_norm = RMSNorm(config.hidden_size, config.rms_norm_eps, dtype=dtype, param_dtype=param_dtype)
     if not config.tie_word_embeddings:
       self.lm_head = nnx.Param(_normal(rngs.params(), (config.vocab_size, config.hidden_size), param_dtype),
@@ -119,6 +148,10 @@ class Qwen(nnx.Module):
       query_slots = jnp.arange(seq_len)
       kv_mask, write_index = attention_mask, None
     else:
+      if cache.stacked != self.scan_layers:
+        raise ValueError(f"KV cache layout {'stacked' if cache.stacked else 'per-layer'} does not match the model "
+                         f"(scan_layers={self.scan_layers}); build it with init_cache(..., scan_layers="
+                         f"{self.scan_layers})")
       write_index = cache.end_index
       query_slots = write_index + jnp.arange(seq_len)
       kv_mask = jax.lax.dynamic_update_slice(cache.kv_mask, attention_mask, (0, write_index))
@@ -126,20 +159,26 @@ class Qwen(nnx.Module):
     def run_block(layer, x, layer_cache):
       return layer(x, positions, kv_mask, query_slots, layer_cache, write_index, constrain)
 
-    if remat:
-      run_block = nnx.remat(run_block)
-    new_k, new_v = [], []
-    for i, layer in enumerate(self.layers):
-      layer_cache = None if cache is None else (cache.k[i], cache.v[i])
-      x, updated = run_block(layer, x, layer_cache)
-      if updated is not None:
-        new_k.append(updated[0])
-        new_v.append(updated[1])
+    if self.scan_layers:
+      stacked = None if cache is None else LayerKV(cache.k, cache.v)
+      x, stacked = run_stacked(self.layers, x, stacked, remat=remat, apply=run_block)
+      new_k, new_v = (None, None) if stacked is None else (stacked.k, stacked.v)
+    else:
+      if remat:
+        run_block = nnx.remat(run_block)
+      new_k, new_v = [], []
+      for i, layer in enumerate(self.layers):
+        layer_cache = None if cache is None else LayerKV(cache.k[i], cache.v[i])
+        x, updated = run_block(layer, x, layer_cache)
+        if updated is not None:
+          new_k.append(updated.k)
+          new_v.append(updated.v)
+      new_k, new_v = tuple(new_k), tuple(new_v)
     hidden = self.final_norm(x)
 
     new_cache = None
     if cache is not None:
-      new_cache = KVCache(k=tuple(new_k), v=tuple(new_v), kv_mask=kv_mask, end_index=write_index + seq_len)
+      new_cache = KVCache(k=new_k, v=new_v, kv_mask=kv_mask, end_index=write_index + seq_len)
     return hidden, new_cache
 
   def logits(self, hidden: jax.Array, constrain: Constrain = no_constraint) -> jax.Array:

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from rlvr_jax.models import KVCache, init_cache, positions_from_mask
+from rlvr_jax.models.qwen import cache_role
 from rlvr_jax.models.modules import Constrain, no_constraint
 from rlvr_jax.models.qwen import Qwen
 from rlvr_jax.sampling.loop import SamplerSpec, sample_step
@@ -29,7 +30,7 @@ def prefill(model: Qwen, prompt_ids: jax.Array, prompt_mask: jax.Array, row_keys
   batch, prompt_len = prompt_ids.shape
   n, new_tokens = spec.num_samples, spec.max_new_tokens
   positions = positions_from_mask(prompt_mask)  # [B, P]
-  cache = init_cache(model.config, batch, prompt_len, cache_dtype, constrain)
+  cache = init_cache(model.config, batch, prompt_len, cache_dtype, constrain, scan_layers=model.scan_layers)
   hidden, cache = model(prompt_ids, prompt_mask, positions, cache=cache, constrain=constrain)  # [B, P, D]
   # Left padding puts every row's last prompt token in the last column.
   logits = model.logits(hidden[:, -1:], constrain)[:, 0]  # [B, V]
@@ -37,11 +38,14 @@ def prefill(model: Qwen, prompt_ids: jax.Array, prompt_mask: jax.Array, row_keys
   def fan_out(x: jax.Array) -> jax.Array:  # [B, ...] -> [B * n, ...], prompt-major
     return jnp.repeat(x, n, axis=0)
 
-  def grow(x: jax.Array) -> jax.Array:  # [B, P, K, H] -> [B * n, P + N - 1, K, H]
-    x = jnp.pad(fan_out(x), ((0, 0), (0, new_tokens - 1), (0, 0), (0, 0)))
-    return constrain(x, "cache_bskh")
+  def grow(x: jax.Array) -> jax.Array:  # [(L,) B, P, K, H] -> [(L,) B * n, P + N - 1, K, H]
+    lead = x.ndim - 4  # the stacked layer axis of scanned layers
+    x = jnp.repeat(x, n, axis=lead)
+    x = jnp.pad(x, ((0, 0),) * (lead + 1) + ((0, new_tokens - 1), (0, 0), (0, 0)))
+    return constrain(x, cache_role(cache.stacked))
 
-  cache = KVCache(k=tuple(grow(k) for k in cache.k), v=tuple(grow(v) for v in cache.v),
+  grow_all = grow if cache.stacked else lambda arrays: tuple(grow(x) for x in arrays)  # noqa: E731
+  cache = KVCache(k=grow_all(cache.k), v=grow_all(cache.v),
                   kv_mask=jnp.pad(fan_out(cache.kv_mask), ((0, 0), (0, new_tokens - 1))),
                   end_index=cache.end_index)
   rows = batch * n

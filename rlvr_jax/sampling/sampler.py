@@ -33,7 +33,7 @@ from rlvr_jax import sharding as shd
 from rlvr_jax.models import KVCache, QwenConfig
 from rlvr_jax.models.modules import no_constraint
 from rlvr_jax.models.precision import cast_params
-from rlvr_jax.models.qwen import Qwen
+from rlvr_jax.models.qwen import Qwen, cache_role
 from rlvr_jax.sampling.loop import SamplerSpec, decode
 from rlvr_jax.sampling.prefill import prefill
 from rlvr_jax.sampling.state import DecodeState, SamplerOutput, row_keys
@@ -106,7 +106,8 @@ def generate(
                      context_limit=config.max_position_embeddings, sampling_logprobs=return_sampling_logprobs)
   graphdef, params = nnx.split(model)
   dtype = jnp.dtype(model.dtype if cache_dtype is None else cache_dtype)
-  programs = _programs(graphdef, config, spec, mesh, jnp.dtype(model.dtype).name, dtype.name, batch, prompt_len)
+  programs = _programs(graphdef, config, spec, mesh, jnp.dtype(model.dtype).name, dtype.name, batch, prompt_len,
+                       model.scan_layers)
   knobs = SamplingKnobs.create(temperature, top_p, min_p)
   inputs = programs.place_inputs(ids, mask, jnp.asarray(prompt_ids_for_rng, jnp.int32))
   state = programs.prefill(params, *inputs, key, knobs)
@@ -125,7 +126,7 @@ class _Programs(NamedTuple):
 
 @functools.lru_cache(maxsize=64)
 def _programs(graphdef: nnx.GraphDef, config: QwenConfig, spec: SamplerSpec, mesh: Mesh | None,
-              compute_dtype: str, cache_dtype: str, batch: int, prompt_len: int) -> _Programs:
+              compute_dtype: str, cache_dtype: str, batch: int, prompt_len: int, scan_layers: bool) -> _Programs:
   constrain = no_constraint if mesh is None else shd.ActivationSharding(mesh, "sample").constrain
 
   def model_from(params) -> Qwen:
@@ -150,7 +151,7 @@ def _programs(graphdef: nnx.GraphDef, config: QwenConfig, spec: SamplerSpec, mes
   replicated = NamedSharding(mesh, P())
   input_shardings = (_row_sharding(mesh, (batch, prompt_len)),) * 2 + (_row_sharding(mesh, (batch,)),)
   knob_shardings = jax.tree.map(lambda _: replicated, SamplingKnobs.create(1.0, 1.0, 0.0))
-  state_shardings = _state_shardings(mesh, config, spec, batch, prompt_len)
+  state_shardings = _state_shardings(mesh, config, spec, batch, prompt_len, scan_layers)
   finish_shardings = state_shardings.replace(cache=None)
   output_shardings = SamplerOutput(
       tokens=finish_shardings.tokens, response_mask=finish_shardings.tokens, lengths=finish_shardings.lengths,
@@ -170,23 +171,27 @@ def _programs(graphdef: nnx.GraphDef, config: QwenConfig, spec: SamplerSpec, mes
   )
 
 
-def _state_shardings(mesh: Mesh, config: QwenConfig, spec: SamplerSpec, batch: int, prompt_len: int
-                     ) -> DecodeState:
-  """The decode state's layout: rows over ('data', 'fsdp'), the cache's KV heads over 'tensor'."""
+def _state_shardings(mesh: Mesh, config: QwenConfig, spec: SamplerSpec, batch: int, prompt_len: int,
+                     scan_layers: bool) -> DecodeState:
+  """The decode state's layout: rows over ('data', 'fsdp'), the cache's KV heads over 'tensor' (and its
+  stacked layer axis, with scanned layers, unsplit)."""
   rows, new_tokens = batch * spec.num_samples, spec.max_new_tokens
   slots = prompt_len + new_tokens - 1
   cache_shape = (rows, slots, config.num_kv_heads, config.head_dim)
-  cache = shd.ActivationSharding(mesh, "sample").sharding("cache_bskh", cache_shape)
+  layers = config.num_layers
+  acts = shd.ActivationSharding(mesh, "sample")
+  if scan_layers:
+    k = v = acts.sharding(cache_role(True), (layers,) + cache_shape)
+  else:
+    k = v = (acts.sharding(cache_role(False), cache_shape),) * layers
   per_row, per_token = _row_sharding(mesh, (rows,)), _row_sharding(mesh, (rows, new_tokens))
   scalar = NamedSharding(mesh, P())
-  layers = config.num_layers
   return DecodeState(
       step=scalar, tokens=per_token, logprobs=per_token,
       sampling_logprobs=per_token if spec.sampling_logprobs else None,
       lengths=per_row, done=per_row, finish_reason=per_row, last_token=per_row, last_position=per_row,
       row_keys=per_row,
-      cache=KVCache(k=(cache,) * layers, v=(cache,) * layers, kv_mask=_row_sharding(mesh, (rows, slots)),
-                    end_index=scalar),
+      cache=KVCache(k=k, v=v, kv_mask=_row_sharding(mesh, (rows, slots)), end_index=scalar),
   )
 
 

@@ -154,10 +154,13 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
   # checkpoint was stored in. ----
   model_dir = (_process_zero_first("embedded policy", lambda: ensure_policy(spec.warm_start))
                if spec.warm_start is not None else spec.model.path)
-  model = models.load_pretrained(model_dir, dtype=spec.model.dtype, param_dtype=jnp.float32, mesh=mesh)
+  build_options = dict(scan_layers=spec.model.scan_layers, attention=spec.model.attention,
+                       platform=mesh.devices.flat[0].platform)
+  model = models.load_pretrained(model_dir, dtype=spec.model.dtype, param_dtype=jnp.float32, mesh=mesh,
+                                 **build_options)
   export_dtype = hf_weights.stored_dtype(model_dir)
   critic_model = (load_value_model(spec.critic.path or model_dir, dtype=spec.model.dtype, mesh=mesh,
-                                   seed=spec.train.seed) if spec.critic is not None else None)
+                                   seed=spec.train.seed, **build_options) if spec.critic is not None else None)
 
   # ---- Programs and train state (the critic and the in-reward KL coefficient are part of it) ----
   tx = make_optimizer(optim)
@@ -217,8 +220,10 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
                   f"steps (data.epochs; train.steps={spec.train.steps})", flush=True)
           break
         except GenerationCapReached as e:
-          raise TrainingStopped(f"training stopped at step {step + 1}: {e}; the last checkpoint "
-                                f"({checkpoints.latest_step()}) is the resume point") from None
+          last = checkpoints.latest_step()
+          resume = (f"the checkpoint of step {last} is the resume point" if last is not None
+                    else "no checkpoint was written yet")
+          raise TrainingStopped(f"training stopped at step {step + 1}: {e}; {resume}") from None
         t1 = time.monotonic()
         lr = learning_rate(optim, optimizer_step=int(state.step), rollout_step=step)
         critic_lr = (learning_rate(critic_optim, optimizer_step=int(state.critic.step), rollout_step=step)

@@ -61,10 +61,11 @@ class ValueModel(nnx.Module):
     return jnp.einsum("BTD,D->BT", hidden.astype(jnp.float32), head) + bias
 
 
-def load_value_model(path: str | os.PathLike, *, dtype, mesh=None, seed: int = 0) -> ValueModel:
+def load_value_model(path: str | os.PathLike, *, dtype, mesh=None, seed: int = 0, **build_options) -> ValueModel:
   """The value model on the decoder of the HF directory `path` (the policy's starting checkpoint, or
-  `critic.path`), float32 master weights like the policy, with a freshly initialised head."""
-  backbone = models.load_pretrained(path, dtype=dtype, param_dtype=jnp.float32, mesh=mesh)
+  `critic.path`), float32 master weights like the policy, with a freshly initialised head.
+  `build_options` are `models.load_pretrained`'s (scan_layers, attention, platform), as the policy's."""
+  backbone = models.load_pretrained(path, dtype=dtype, param_dtype=jnp.float32, mesh=mesh, **build_options)
   return ValueModel(backbone, key=jax.random.fold_in(jax.random.key(seed), 0x7A1E))
 
 

@@ -32,6 +32,8 @@ NAN, INF = float("nan"), float("inf")
     ("optim.schedule_unit", "epoch", r"optim\.schedule_unit='epoch'; known: rollout, optimizer"),
     ("data.builtin_task", "poetry", r"data\.builtin_task='poetry'; known: arithmetic, code"),
     ("name", "a/b", r"name='a/b' must be a non-empty run name without '/'"),
+    ("model.attention", "flash", r"model\.attention='flash'; known: 'auto', 'xla', 'splash', 'cudnn'"),
+    ("model.attention", "splash", r"model\.attention='splash' is a TPU \(Pallas Mosaic\) kernel; the platform is 'cpu'"),
     ("train.overlong_penalty", -1.0, r"train\.overlong_penalty=-1\.0 must be a finite number >= 0"),
     ("train.tis_cap", NAN, r"train\.tis_cap=nan must be >= 0"),
     ("reward.timeout_s", 0.0, r"reward\.timeout_s=0\.0 must be > 0"),

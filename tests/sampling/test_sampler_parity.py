@@ -21,13 +21,16 @@ LENGTHS = [8, 3, 5]  # left-padded prompts of different lengths
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-  """family -> (jax model float32, torch model, hf config)."""
+  """family -> (jax model float32, torch model, hf config); "qwen3-scan": the qwen3 checkpoint loaded with
+  scan_layers=True."""
   out = {}
   for family in ("qwen2", "qwen3"):
     path = tmp_path_factory.mktemp(f"sampler-{family}")
     config = hf_reference.tiny_hf_config(family, tied=family == "qwen2", attention_bias=False)
     torch_model = hf_reference.make_random_checkpoint(path, config, seed=3)
     out[family] = (models.load_pretrained(str(path), dtype=jnp.float32), torch_model, config)
+    if family == "qwen3":
+      out["qwen3-scan"] = (models.load_pretrained(str(path), dtype=jnp.float32, scan_layers=True), torch_model, config)
   return out
 
 
@@ -75,7 +78,7 @@ def test_cached_decode_logits_equal_full_forward(checkpoints):
   np.testing.assert_allclose(np.stack(cached, 1), full[:, PROMPT_LEN:PROMPT_LEN + steps - 1], atol=2e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
+@pytest.mark.parametrize("family", ["qwen2", "qwen3", "qwen3-scan"])
 def test_greedy_matches_transformers_generate(checkpoints, family):
   """Greedy tokens equal transformers generate(do_sample=False) token for token, with an EOS that
   some rows hit mid-generation (rows after EOS padded in both) and left-padded prompts."""

@@ -132,6 +132,19 @@ def test_eight_device_mesh_gives_the_same_samples(model):
   np.testing.assert_allclose(out.logprobs, single.logprobs, atol=1e-5)
 
 
+def test_scanned_layers_on_the_mesh_give_the_same_samples(model):
+  """scan_layers=True (stacked weights, stacked [L, B, S, K, H] cache fanned out and sharded with the
+  layer axis unsplit) on the (2, 2, 2) mesh: the same samples as the unrolled model on one device."""
+  ids, mask = _prompts()
+  mesh = sharding.make_mesh(sharding.MeshConfig(data=2, fsdp=2, tensor=2))
+  scanned = models.init(CONFIG, key=jax.random.key(0), dtype=jnp.float32, mesh=mesh, scan_layers=True)
+  single = _host(generate(model, ids, mask, key=jax.random.key(3), **COMMON))
+  out = _host(generate(scanned, ids, mask, key=jax.random.key(3), mesh=mesh, **COMMON))
+  np.testing.assert_array_equal(out.tokens, single.tokens)
+  np.testing.assert_array_equal(out.lengths, single.lengths)
+  np.testing.assert_allclose(out.logprobs, single.logprobs, atol=1e-5)
+
+
 def test_new_weights_and_sampling_values_do_not_recompile(model):
   """After one warm call, new weights of the same shapes and new temperature / top-p values run the
   already-compiled programs: zero backend compilations, yet the outputs change."""
