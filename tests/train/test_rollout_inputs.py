@@ -13,8 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from rlvr_jax.config import method_config, validate
 from rlvr_jax.data.pipeline import PromptBatch
-from rlvr_jax.objectives.advantages import compute_advantages
+from rlvr_jax.objectives.advantages import ADVANTAGE_ESTIMATORS, compute_advantages
 from rlvr_jax.objectives.kl_reward import KLInRewardConfig
 from rlvr_jax.rewards.base import RewardResult
 from rlvr_jax.sampling import SamplingSettings
@@ -158,3 +159,11 @@ def test_estimator_needs_come_from_the_registry():
   assert estimator_needs("gae").critic and not estimator_needs("gae").greedy_baseline
   assert estimator_needs("optimal_token_baseline").sum_pi_squared
   assert estimator_needs("grpo") == type(estimator_needs("grpo"))()
+
+
+@pytest.mark.parametrize("estimator", sorted(ADVANTAGE_ESTIMATORS.names()))
+def test_validation_builds_a_critic_exactly_when_the_trainer_needs_one(estimator):
+  """Config validation (which must not import the trainer) and the trainer read the same declaration."""
+  config = method_config("grpo")
+  config.advantage.estimator = estimator
+  assert (validate(config, num_devices=1).critic is not None) == estimator_needs(estimator).critic
