@@ -125,14 +125,15 @@ def _classify(error: BaseException) -> tuple[int, str]:
   from rlvr_jax.errors import ConfigError
   from rlvr_jax.models.pretrained import CheckpointMismatchError
   from rlvr_jax.train.checkpointing import CheckpointError
-  from rlvr_jax.train.disk_full import as_disk_full
+  from rlvr_jax.train.disk_full import disk_full_error
   from rlvr_jax.train.loop import TrainingStopped
+  from rlvr_jax.train.metrics_log import MetricsFileError
   from rlvr_jax.train.run_dir import RunDirError
 
-  full = as_disk_full(error, None, "") if isinstance(error, Exception) else None
+  full = disk_full_error(error, os.getcwd()) if isinstance(error, Exception) else None
   if full is not None:
     return 4, str(full)
-  for kind, prefix in ((DataFileError, "data error"), (RunDirError, "run directory error"),
+  for kind, prefix in ((DataFileError, "data error"), ((RunDirError, MetricsFileError), "run directory error"),
                        (ConfigError, "config error"), (CheckpointError, "checkpoint error"),
                        (CheckpointMismatchError, "model error")):
     if isinstance(error, kind):

@@ -78,8 +78,9 @@ def _check_shapes(field: str, path: str, model: QwenConfig, stored: dict[str, tu
                       f"safetensors, config.json implies {shape}{more}; {sizes}")
   missing = sorted(set(expected) - set(stored))
   if missing:
-    stored_layers = {int(n.split(".")[2]) for n in stored if n.startswith("model.layers.") and n.split(".")[2].isdigit()}
-    if stored_layers and all(n.startswith("model.layers.") for n in missing) and max(stored_layers) + 1 < model.num_layers:
+    stored_layers = _layers(stored)
+    only_layers = all(n.startswith("model.layers.") for n in missing)
+    if stored_layers and only_layers and max(stored_layers) < model.num_layers - 1:
       raise ConfigError(f"{field}={path!r}: config.json has num_hidden_layers={model.num_layers} but the weights "
                         f"hold {max(stored_layers) + 1} layers; {sizes}")
     more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
@@ -88,13 +89,19 @@ def _check_shapes(field: str, path: str, model: QwenConfig, stored: dict[str, tu
                       if not any(p.match(name) for p in hf_weights.IGNORED_HF)
                       and not (name == "lm_head.weight" and model.tie_word_embeddings))
   if unexpected:
-    layers = {int(n.split(".")[2]) for n in unexpected if n.startswith("model.layers.") and n.split(".")[2].isdigit()}
+    layers = _layers(unexpected)
     if layers and min(layers) >= model.num_layers:
       raise ConfigError(f"{field}={path!r}: config.json has num_hidden_layers={model.num_layers} but the weights "
                         f"hold {max(layers) + 1} layers; {sizes}")
     more = f" (and {len(unexpected) - 5} more)" if len(unexpected) > 5 else ""
     raise ConfigError(f"{field}={path!r}: the weights hold tensor(s) config.json does not describe: "
                       f"{unexpected[:5]}{more}")
+
+
+def _layers(names) -> set[int]:
+  """Decoder layer indices among HF tensor names ('model.layers.3.mlp.up_proj.weight' -> 3)."""
+  parts = [name.split(".") for name in names]
+  return {int(p[2]) for p in parts if len(p) > 2 and p[:2] == ["model", "layers"] and p[2].isdigit()}
 
 
 def check_data_files(field: str, value: str, paths: list[str] | None = None, *, question_fields=(),
@@ -126,9 +133,8 @@ def check_run_dir(run_dir: str, field: str = "train.run_dir") -> None:
   path = os.path.abspath(run_dir)
   while True:
     if os.path.islink(path) and not os.path.exists(path):
-      target = os.readlink(path)
-      shown = "" if path == os.path.abspath(run_dir) else f" ({path!r} on its path)"
-      raise ConfigError(f"{field}={run_dir!r}: {path!r}{shown} is a symbolic link to {target!r}, which does not "
+      where = f"{path!r}" if path == os.path.abspath(run_dir) else f"{path!r}, on its path,"
+      raise ConfigError(f"{field}={run_dir!r}: {where} is a symbolic link to {os.readlink(path)!r}, which does not "
                         f"exist; create the target or fix the link")
     if os.path.exists(path):
       if not os.path.isdir(path):

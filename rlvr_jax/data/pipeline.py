@@ -2,11 +2,13 @@
 host-sharded batches of left-padded token arrays, with a checkpointable iterator.
 
 Prompts are tokenized once, eagerly, so over-long prompts are dropped (and counted) before the
-dataset's length is fixed. Before any tokenizing, a question is measured in bytes: one longer than
-data.max_prompt_length x twice the tokenizer's longest token (in UTF-8 bytes) cannot fit, so it is dropped
-and counted as too long without being tokenized (a 100 MB question would otherwise cost the tokenizer
-gigabytes); rows longer than that plus `ROW_EXTRA_BYTES` are never even read whole (`row_limits`); after that everything is index arithmetic in a grain `MapDataset`, which is
+dataset's length is fixed; after that everything is index arithmetic in a grain `MapDataset`, which is
 what makes the iterator state a single integer that restores exactly.
+
+Before any tokenizing, a question is measured in bytes: one longer than data.max_prompt_length x twice the
+tokenizer's longest token (in UTF-8 bytes) cannot fit, so it is dropped and counted as too long without
+being tokenized (a 5 MB question used to cost the tokenizer 2 GB); rows longer than that plus
+`ROW_EXTRA_BYTES` are never even read whole, and are malformed rows (`row_limits`).
 
 Host sharding: global batch k holds elements [k P, (k + 1) P) of the shuffled, repeated stream
 (P = prompts_per_step); host h of n takes the ones with index = h (mod n), so position i of its local
@@ -27,7 +29,7 @@ from typing import Any, Sequence
 import grain
 import numpy as np
 
-from rlvr_jax.data.record_readers import DataFileError, RowLimit
+from rlvr_jax.data.record_readers import DataFileError, RowLimit, utf8_size
 from rlvr_jax.data.sources import LoadCounts, PromptRow, load_rows
 from rlvr_jax.data.templates import TEMPLATES, Question, render_prompt
 
@@ -147,8 +149,8 @@ def row_limits(max_prompt_length: int, tokenizer: Any) -> tuple[int, RowLimit]:
 def question_bytes(question: Question) -> int:
   """The UTF-8 size of a question's text (of every message's content for chat messages)."""
   if isinstance(question, str):
-    return len(question.encode("utf-8"))
-  return sum(len(str(m.get("content", "")).encode("utf-8")) for m in question)
+    return utf8_size(question)
+  return sum(utf8_size(str(m.get("content", ""))) for m in question)
 
 
 def tokenize_prompts(rows: Sequence[PromptRow], tokenizer: Any, *, template: str, max_prompt_length: int,

@@ -105,13 +105,14 @@ def _jsonl_records(path: str, limit: RowLimit) -> Iterator[Record]:
 
 
 def _skip_line(f) -> int:
-  """Reads past the rest of the current line in bounded chunks; returns the bytes skipped."""
+  """Reads past the rest of the current line in bounded chunks; returns its bytes skipped (the newline
+  not counted)."""
   skipped = 0
   while True:
     chunk = f.readline(_CHUNK)
-    skipped += len(chunk)
     if not chunk or chunk.endswith(b"\n"):
-      return skipped
+      return skipped + len(chunk.rstrip(b"\r\n"))
+    skipped += len(chunk)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -175,6 +176,7 @@ def _json_array_records(path: str, limit: RowLimit) -> Iterator[Record]:
     while True:
       skip_space()
       if buffer[pos:pos + 1] == "]" and index == 0:
+        pos += 1
         break
       where = f"{path}:item {index} (line {line})"
       while True:  # decode one element, reading more while it is incomplete and under the limit
@@ -257,21 +259,27 @@ def _parquet_records(path: str, limit: RowLimit, columns: Sequence[str] | None) 
   while True:
     try:
       batch = next(batches, None)
-    except Exception as e:  # noqa: BLE001 - a damaged page or column chunk
+      records = [] if batch is None else batch.to_pylist()
+    except Exception as e:  # noqa: BLE001 - a damaged page or column chunk, text that is not UTF-8
       raise DataFileError(f"{path}:row {index}: the file cannot be read from this row on ({type(e).__name__}: "
                           f"{_first_line(e)}); it is damaged or truncated") from None
     if batch is None:
       return
-    for record in batch.to_pylist():
+    for record in records:
       size = _value_bytes(record)
       yield f"{path}:row {index}", ValueError(limit.message(size)) if size > limit.bytes else record
       index += 1
 
 
+def utf8_size(text: str) -> int:
+  """len(text.encode("utf-8")) without the copy for ASCII text (a 100 MB question is not copied to measure it)."""
+  return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def _value_bytes(value: Any) -> int:
   """The UTF-8 size of the text in a decoded row (numbers count 8): what the row limit measures."""
   if isinstance(value, str):
-    return len(value.encode("utf-8"))
+    return utf8_size(value)
   if isinstance(value, dict):
     return sum(_value_bytes(v) for v in value.values())
   if isinstance(value, (list, tuple)):

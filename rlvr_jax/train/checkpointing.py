@@ -5,9 +5,9 @@ Crash safety: orbax writes each checkpoint into `<step>.orbax-checkpoint-tmp` an
 only once every item is complete (atomic commit), and `latest_step` only sees committed names, so a crash
 or kill during a save leaves the previous checkpoint as the latest (tests/reliability/
 test_checkpoint_crash.py kills a writer mid-save). Old checkpoints beyond `keep` are deleted only after the
-new one is committed. The manager removes leftover temporary directories when it opens, so a killed save
-does not hold disk space across restarts. Saves are asynchronous: training continues while arrays are
-written.
+new one is committed. Leftover temporary directories of a killed save are removed (synchronously, by
+process 0) when the run directory is opened again, so they do not hold disk space across restarts. Saves
+are asynchronous: training continues while arrays are written.
 
 Several processes: every process calls `save` and `restore` with the same global train state (orbax
 coordinates them: each process writes and reads the shards its devices hold, and the commit happens once
@@ -32,6 +32,7 @@ they fell back to.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -85,8 +86,10 @@ class RunCheckpoints:
     self.directory = os.path.join(os.path.abspath(run_dir), "checkpoints")
     if os.path.exists(self.directory) and not os.path.isdir(self.directory):
       raise CheckpointError(f"train.run_dir={run_dir!r}: {self.directory} exists and is not a directory")
+    if jax.process_index() == 0:  # synchronously: orbax's own cleanup runs in a thread a failed start leaves behind
+      remove_partial_checkpoints(self.directory)
     options = ocp.CheckpointManagerOptions(max_to_keep=config.keep, create=True, enable_async_checkpointing=True,
-                                           cleanup_tmp_directories=True)
+                                           cleanup_tmp_directories=False)
     self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=ITEMS)
     self.config = config
     self._pending: int | None = None  # the step of the newest save, which may still be being written
@@ -165,8 +168,11 @@ class RunCheckpoints:
     after the close, so no writer thread outlives the run)."""
     try:
       self.wait()
-    finally:
-      self._manager.close()
+    except BaseException:
+      with contextlib.suppress(Exception):  # it re-raises the save's error, which wait() reported already
+        self._manager.close()
+      raise
+    self._manager.close()
 
 
 class _SaveErrors:
@@ -195,7 +201,8 @@ def non_finite_leaves(state: Any) -> list[str]:
   flags = jax.jit(lambda tree: jax.tree.map(
       lambda x: jnp.all(jnp.isfinite(x)) if jnp.issubdtype(x.dtype, jnp.floating) else jnp.bool_(True), tree))(state)
   leaves = jax.tree_util.tree_leaves_with_path(flags)
-  return [f"state{jax.tree_util.keystr(path)}" for path, flag in leaves if not bool(np.asarray(flag.addressable_data(0)))]
+  return [f"state{jax.tree_util.keystr(path)}" for path, flag in leaves
+          if not bool(np.asarray(flag.addressable_data(0)))]
 
 
 def _summary(error: Exception) -> str:

@@ -65,9 +65,10 @@ class DiskFullError(RuntimeError):
 
 
 def disk_full_cause(error: BaseException) -> BaseException | None:
-  """The exception in `error`'s chain (causes, contexts, exception groups) that says the disk is full."""
+  """The exception in `error`'s chain (causes, contexts, exception groups) that says the disk is full; a
+  DiskFullError there first (it knows what was being written), else the first raw one."""
   seen: set[int] = set()
-  pending = [error]
+  pending, raw = [error], None
   while pending:
     e = pending.pop()
     if e is None or id(e) in seen:
@@ -75,12 +76,10 @@ def disk_full_cause(error: BaseException) -> BaseException | None:
     seen.add(id(e))
     if isinstance(e, DiskFullError):
       return e
-    if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:
-      return e
-    if _DISK_FULL_TEXT.search(str(e)):
-      return e
+    if raw is None and (isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS or _DISK_FULL_TEXT.search(str(e))):
+      raw = e
     pending.extend([e.__cause__, e.__context__, *getattr(e, "exceptions", ())])
-  return None
+  return raw
 
 
 def reason_of(error: BaseException) -> str:
@@ -101,6 +100,22 @@ def as_disk_full(error: BaseException, what: str | None, path: str) -> DiskFullE
   if isinstance(cause, DiskFullError):
     return cause
   return DiskFullError(what, path, reason_of(cause))
+
+
+def disk_full_error(error: BaseException, default_path: str) -> DiskFullError | None:
+  """`error` as a DiskFullError when the disk is full, where nothing said what was being written: the file
+  an OSError in its chain names, else "a file" in `default_path`."""
+  path = failed_path(error)
+  return as_disk_full(error, None if path else "a file", path or default_path)
+
+
+def failed_path(error: BaseException | None) -> str | None:
+  """The file an OSError in `error`'s chain names, if one does."""
+  while error is not None:
+    if isinstance(error, OSError) and error.filename:
+      return os.fspath(error.filename)
+    error = error.__cause__ or error.__context__
+  return None
 
 
 @contextlib.contextmanager

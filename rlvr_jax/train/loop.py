@@ -46,9 +46,11 @@ from rlvr_jax import models, sharding
 from rlvr_jax.config import run_identity
 from rlvr_jax.config.spec import RunSpec
 from rlvr_jax.data import TextCodec, prompt_pipeline
+from rlvr_jax.data.record_readers import DataFileError
 from rlvr_jax.diagnostics import Diagnostics, training_clip_range
 from rlvr_jax.embedded import data_files as builtin_data_files
 from rlvr_jax.embedded import ensure_policy
+from rlvr_jax.eval.benchmarks import load_benchmarks
 from rlvr_jax.models import hf_weights
 from rlvr_jax.models.precision import cast_params
 from rlvr_jax.objectives.transforms import TrainingProgress
@@ -151,6 +153,7 @@ def _train(spec: RunSpec, devices: list | None, *, allow_config_change: bool) ->
   if saved_data_state is not None:
     train_data.restore(saved_data_state)
   _print_data_counts(spec, train_data, train_files)
+  _read_eval_data(spec, heldout_files)
   total_steps = spec.train.steps or train_data.local.num_batches  # 0 = until data.epochs are used up
   optim = dataclasses.replace(spec.optim, total_steps=(
       total_steps if spec.optim.schedule_unit == "rollout" else total_steps * spec.train.updates_per_step))
@@ -331,6 +334,19 @@ def _data_files(spec: RunSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
     builtin_train, builtin_heldout = builtin_data_files(spec.data.builtin_task)
     train, heldout = train or (builtin_train,), heldout or (builtin_heldout,)
   return train, heldout
+
+
+def _read_eval_data(spec: RunSpec, heldout_files: tuple[str, ...]) -> None:
+  """Reads the held-out rows and the benchmark files once here, in the data stage, so a bad row in them
+  stops the run before the model is built (the evaluator, which needs the model, reads them again)."""
+  if not spec.eval.every:
+    return
+  prompt_pipeline(spec.data.prompts(heldout_files, prompts_per_batch=spec.eval.num_prompts, training=False),
+                  spec.codec.tokenizer)
+  try:
+    load_benchmarks(spec.eval.benchmarks, field="eval.benchmarks")
+  except (FileNotFoundError, ValueError) as e:
+    raise DataFileError(str(e)) from None
 
 
 def _print_data_counts(spec: RunSpec, train_data: GlobalPromptBatches, train_files) -> None:

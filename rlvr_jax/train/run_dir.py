@@ -38,7 +38,7 @@ from rlvr_jax.train.agreement import any_process
 from rlvr_jax.train.checkpointing import committed_steps, remove_partial_checkpoints
 from rlvr_jax.models.pretrained import expected_hf_shapes
 from rlvr_jax.models.config import QwenConfig
-from rlvr_jax.train.disk_full import DiskFullError, as_disk_full, ensure_free, writing
+from rlvr_jax.train.disk_full import DiskFullError, disk_full_error, ensure_free, writing
 from rlvr_jax.train.metrics_log import METRICS_FILE, check_jsonl
 
 LOCK_FILE = "run.lock"
@@ -88,7 +88,7 @@ class RunDirectory:
 
   def __exit__(self, kind, error, traceback) -> bool:
     try:
-      full = as_disk_full(error, None, _failed_path(error, self.path)) if isinstance(error, Exception) else None
+      full = disk_full_error(error, self.path) if isinstance(error, Exception) else None
       if full is not None:
         checkpoints = os.path.join(self.path, "checkpoints")
         if self.process_index == 0:
@@ -123,9 +123,9 @@ class RunDirectory:
       if os.path.lexists(path) and not os.path.isdir(path):
         raise RunDirError(f"{field}: {path} exists and is not a directory; the run writes a directory there "
                           f"(move it away)")
-    for name in ("",) + DIRECTORIES:
-      if os.path.isdir(os.path.join(self.path, name)):
-        self._probe(os.path.join(self.path, name), field)
+    for directory in (self.path, *(os.path.join(self.path, name) for name in DIRECTORIES)):
+      if os.path.isdir(directory):
+        self._probe(directory, field)
     metrics = os.path.join(self.path, METRICS_FILE)
     if self.process_index == 0:
       if os.path.isfile(metrics):
@@ -199,19 +199,14 @@ def _holder(content: bytes) -> str:
   try:
     record = json.loads(content.decode("utf-8").strip().splitlines()[0])
     return (f"pid {record['pid']} on host {record['host']} (started {record['started']}: "
-            f"{record.get('command', '')})")
+            f"{_short(record.get('command', ''))})")
   except (ValueError, KeyError, IndexError, TypeError):
     return "a process (its lock file records no pid and host yet)"
 
 
+def _short(command: str, limit: int = 160) -> str:
+  return command if len(command) <= limit else command[:limit] + " ..."
+
+
 def _why(error: OSError) -> str:
   return f"{type(error).__name__}: {error.strerror or error}"
-
-
-def _failed_path(error: BaseException, default: str) -> str:
-  """The file an OSError in `error`'s chain names, else `default`."""
-  while error is not None:
-    if isinstance(error, OSError) and error.filename:
-      return os.fspath(error.filename)
-    error = error.__cause__ or error.__context__
-  return default
