@@ -195,14 +195,19 @@ class _SaveErrors:
     raise full from error
 
 
+@jax.jit
+def _all_finite(x: jax.Array) -> jax.Array:
+  return jnp.all(jnp.isfinite(x))
+
+
 def non_finite_leaves(state: Any) -> list[str]:
-  """Paths of the floating arrays of `state` holding NaN or inf (one jitted reduction per array, so
-  sharded arrays are checked where they live; every process must call it)."""
-  flags = jax.jit(lambda tree: jax.tree.map(
-      lambda x: jnp.all(jnp.isfinite(x)) if jnp.issubdtype(x.dtype, jnp.floating) else jnp.bool_(True), tree))(state)
-  leaves = jax.tree_util.tree_leaves_with_path(flags)
-  return [f"state{jax.tree_util.keystr(path)}" for path, flag in leaves
-          if not bool(np.asarray(flag.addressable_data(0)))]
+  """Paths of the floating arrays of `state` holding NaN or inf: one jitted reduction per array, where its
+  shards live (arrays of one shape and sharding share the compiled reduction); every process must call it."""
+  bad = []
+  for path, x in jax.tree_util.tree_leaves_with_path(state):
+    if jnp.issubdtype(x.dtype, jnp.floating) and not bool(np.asarray(_all_finite(x).addressable_data(0))):
+      bad.append(f"state{jax.tree_util.keystr(path)}")
+  return bad
 
 
 def _summary(error: Exception) -> str:

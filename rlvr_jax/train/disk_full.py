@@ -22,6 +22,8 @@ import re
 import shutil
 from typing import Iterator
 
+from rlvr_jax.train.agreement import any_process
+
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # How libraries that do not raise OSError report the same condition (tensorstore: "... No space left on
 # device [os_error_code='28']"; safetensors: "No space left on device (os error 28)").
@@ -157,11 +159,14 @@ def staged_directory(path: str, *, what: str, writer: bool, needed: int = 0) -> 
   """A directory written in full or not at all: the body writes into `<path>.partial`, which replaces
   `path` only once the body returns; on any error it is removed, so a full disk never leaves a
   half-written export that looks like a real one. Only the `writer` process touches the disk (every
-  process runs the body, whose gathers are collective)."""
+  process runs the body, whose gathers are collective, and every process takes part in the free-space
+  check, so that they refuse the write together)."""
   staging = f"{path}.partial"
+  free = free_bytes(path)
+  if any_process(free is not None and needed > free):
+    raise DiskFullError(what, path, f"it needs about {_mib(needed)}, {_mib(free or 0)} are free", predicted=True)
   if writer:
     with writing(what, path):
-      ensure_free(what, path, needed)
       shutil.rmtree(staging, ignore_errors=True)
       os.makedirs(staging)
   try:
