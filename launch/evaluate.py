@@ -138,7 +138,7 @@ def _report(error: Exception) -> tuple[int, str]:
   """(exit code, the one line to print) for an error that ended the evaluation."""
   from rlvr_jax.train.disk_full import disk_full_error
 
-  full = disk_full_error(error, os.getcwd())
+  full = disk_full_error(error)
   if full is not None:
     return 4, str(full)
   if isinstance(error, (FileNotFoundError, ValueError)):  # ConfigError and the model's load errors included

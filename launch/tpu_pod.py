@@ -130,7 +130,7 @@ def _classify(error: BaseException) -> tuple[int, str]:
   from rlvr_jax.train.metrics_log import MetricsFileError
   from rlvr_jax.train.run_dir import RunDirError
 
-  full = disk_full_error(error, os.getcwd()) if isinstance(error, Exception) else None
+  full = disk_full_error(error) if isinstance(error, Exception) else None
   if full is not None:
     return 4, str(full)
   for kind, prefix in ((DataFileError, "data error"), ((RunDirError, MetricsFileError), "run directory error"),

@@ -52,8 +52,12 @@ class DiskFullError(RuntimeError):
 
   def __str__(self) -> str:
     target = self.path if self.what is None else f"{self.what} ({self.path})"
-    text = (f"disk full: {target} does not fit ({self.reason})" if self.predicted
-            else f"disk full: writing {target} failed ({self.reason})")
+    if not self.path:  # nothing in the error said where (e.g. the embedded policy's cache, a library's file)
+      text = f"disk full: a write failed ({self.reason})"
+    elif self.predicted:
+      text = f"disk full: {target} does not fit ({self.reason})"
+    else:
+      text = f"disk full: writing {target} failed ({self.reason})"
     if self.checkpoints is None:
       return text
     removed = (f"; the partial checkpoint {', '.join(self.removed)} was removed" if self.removed else "")
@@ -104,11 +108,10 @@ def as_disk_full(error: BaseException, what: str | None, path: str) -> DiskFullE
   return DiskFullError(what, path, reason_of(cause))
 
 
-def disk_full_error(error: BaseException, default_path: str) -> DiskFullError | None:
-  """`error` as a DiskFullError when the disk is full, where nothing said what was being written: the file
-  an OSError in its chain names, else "a file" in `default_path`."""
-  path = failed_path(error)
-  return as_disk_full(error, None if path else "a file", path or default_path)
+def disk_full_error(error: BaseException) -> DiskFullError | None:
+  """`error` as a DiskFullError when the disk is full, where no `writing` context said what was being
+  written: the file an OSError in its chain names, if one does."""
+  return as_disk_full(error, None, failed_path(error) or "")
 
 
 def failed_path(error: BaseException | None) -> str | None:

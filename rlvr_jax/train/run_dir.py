@@ -88,7 +88,7 @@ class RunDirectory:
 
   def __exit__(self, kind, error, traceback) -> bool:
     try:
-      full = disk_full_error(error, self.path) if isinstance(error, Exception) else None
+      full = disk_full_error(error) if isinstance(error, Exception) else None
       if full is not None:
         checkpoints = os.path.join(self.path, "checkpoints")
         if self.process_index == 0:

@@ -50,6 +50,8 @@ def _chained(outer: BaseException, inner: BaseException) -> BaseException:
      "disk full: writing checkpoint 3 (r/checkpoints/3.orbax-checkpoint-tmp) failed (No space left on device)"),
     (_chained(RuntimeError("save finalize failed"), OSError(errno.ENOSPC, "No space left on device", "r/x")), 4,
      "disk full: writing r/x failed (No space left on device)"),
+    (RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)"), 4,
+     "disk full: a write failed (No space left on device)"),
     (KeyboardInterrupt(), 130, "interrupted: a second signal abandoned the step; the last checkpoint is the resume point"),
     (RuntimeError("something\nnobody\nexpected"), 1,
      "error: RuntimeError: something nobody expected (an unexpected error; run with --debug for the traceback)"),
