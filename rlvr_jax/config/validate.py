@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from rlvr_jax import sharding
-from rlvr_jax.config.paths import check_data_files, check_hf_directory, require
+from rlvr_jax.config.paths import (check_data_files, check_hf_directory, check_run_dir, check_sandbox_python,
+                                    require)
 from rlvr_jax.config.sections import (GEN_CAP_MODES, SCHEDULE_UNITS, AdvantageSpec, CheckpointConfig, CriticSpec,
                                       DataSpec, EvalSpec, LogSpec, ModelSpec, OptimConfig, RewardSpec, RolloutSpec,
                                       TrainSpec)
@@ -99,8 +100,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
   _check_batch_split(c, mesh_shape, num_processes or jax.process_count())
   evaluation = _eval(c)
   run_dir = c.train.run_dir or os.path.join("runs", c.name)
-  require(not os.path.exists(run_dir) or os.path.isdir(run_dir),
-          f"train.run_dir={run_dir!r} exists and is not a directory")
+  check_run_dir(run_dir)
   diagnostics = _diagnostics(c, run_dir)
   warm_start = _warm_start(c)
   _check_context(c, model.architecture)
@@ -177,10 +177,11 @@ def _data(c: ml_collections.ConfigDict) -> DataSpec:
   d = c.data
   require(d.builtin_task in BUILTIN_TASKS,
           f"data.builtin_task={d.builtin_task!r}; known: {', '.join(BUILTIN_TASKS.names())}")
-  check_data_files("data.train_files", d.train_files)
-  check_data_files("data.eval_files", d.eval_files)
   for name in ("question_field", "answer_field"):
     require(isinstance(d[name], str) and bool(d[name].strip()), f"data.{name}={d[name]!r} must name a field")
+  fields = dict(question_fields=tuple(f for f in d.question_field.split(",") if f), answer_field=d.answer_field)
+  check_data_files("data.train_files", d.train_files, **fields)
+  check_data_files("data.eval_files", d.eval_files, **fields)
   require(d.template in TEMPLATES, f"data.template={d.template!r}; known: {', '.join(TEMPLATES.names())}")
   for name in ("max_prompt_length", "epochs"):
     require(_is_int(d[name], 1), f"data.{name}={d[name]!r} must be an int >= 1")
@@ -266,6 +267,7 @@ def _reward(c: ml_collections.ConfigDict) -> RewardSpec:
                             cgroup_parent=s.cgroup_parent or None)
   except ValueError as e:
     raise ConfigError(f"reward.sandbox: {e}") from None
+  check_sandbox_python(r.name, s.python)
   return RewardSpec(name=r.name, values=values, sandbox=sandbox)
 
 

@@ -48,21 +48,25 @@ from rlvr_jax import models, sharding
 from rlvr_jax.config import run_identity
 from rlvr_jax.config.spec import RunSpec
 from rlvr_jax.data import TextCodec, prompt_pipeline
+from rlvr_jax.data.record_readers import DataFileError
 from rlvr_jax.diagnostics import Diagnostics, training_clip_range
 from rlvr_jax.embedded import data_files as builtin_data_files
 from rlvr_jax.embedded import ensure_policy
+from rlvr_jax.eval.benchmarks import load_benchmarks
 from rlvr_jax.models import hf_weights
 from rlvr_jax.models.precision import cast_params
 from rlvr_jax.objectives.transforms import TrainingProgress
 from rlvr_jax.train.advantage_inputs import estimator_needs
 from rlvr_jax.train.checkpointing import RunCheckpoints
 from rlvr_jax.train.critic_update import create_critic_state
+from rlvr_jax.train.disk_full import staged_directory
 from rlvr_jax.train.evaluation import build_evaluator
 from rlvr_jax.train.global_prompts import GlobalPromptBatches
 from rlvr_jax.train.metrics_log import MetricsLogger
 from rlvr_jax.train.optimizer import learning_rate, make_optimizer
 from rlvr_jax.train.programs import Programs, build_programs
 from rlvr_jax.train.rollout import RolloutConfig, collect_rollout
+from rlvr_jax.train.run_dir import RunDirectory, checkpoint_estimate
 from rlvr_jax.train.run_reward import build_run_reward
 from rlvr_jax.train.shaping import GenerationCapReached
 from rlvr_jax.train.state import TrainState, create_train_state
@@ -123,8 +127,17 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
   """Runs (or resumes) the run described by `spec`; `devices` defaults to every device of every process.
 
   Raises `run_identity.ConfigMismatchError` (before anything is built) when the run directory holds a
-  checkpoint of another config, unless `allow_config_change`; `TrainingStopped` as described above.
+  checkpoint of another config, unless `allow_config_change`; `RunDirError` / `RunDirBusy` when the run
+  directory is unusable or another run holds it; `DiskFullError` when a write finds the disk full (with
+  the last committed checkpoint, the partial one removed); `TrainingStopped` as described above.
   """
+  # The run directory first: checked, locked for the run's life (`rlvr_jax.train.run_dir`).
+  with RunDirectory(spec.run_dir, process_index=jax.process_index(), process_count=jax.process_count(),
+                    checkpoint_bytes=checkpoint_estimate(spec.model.architecture)):
+    return _train(spec, devices, allow_config_change=allow_config_change)
+
+
+def _train(spec: RunSpec, devices: list | None, *, allow_config_change: bool) -> TrainResult:
   # ---- Set-up: mesh, run identity, checkpoints. Everything that can fail on user input runs before the
   # warm start, the weight load and any compile. ----
   mesh = sharding.make_mesh(spec.mesh, devices)
@@ -146,6 +159,7 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
   if saved_data_state is not None:
     train_data.restore(saved_data_state)
   _print_data_counts(spec, train_data, train_files)
+  _read_eval_data(spec, heldout_files)
   total_steps = spec.train.steps or train_data.local.num_batches  # 0 = until data.epochs are used up
   optim = _with_total_steps(spec, spec.optim, total_steps)
   critic_optim = _with_total_steps(spec, spec.critic.optim, total_steps) if spec.critic is not None else None
@@ -272,11 +286,10 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
       if exhausted and int(state.rollout_step) != saved_step:
         checkpoints.save(int(state.rollout_step), state, train_data.state(), force=True)
       if not stopped:
+        _check_some_update_applied(state, checkpoints)
         export_policy(graphdef, state.params, spec.codec, os.path.join(spec.run_dir, "hf", "final"), export_dtype)
   finally:
-    checkpoints.close()
-    logger.close()
-    reward.close()
+    _close_all(checkpoints.close, logger.close, reward.close)
   return TrainResult(run_dir=spec.run_dir, steps_done=int(state.rollout_step), last_metrics=metrics,
                      stopped_by_signal=stopped, history=history, data_exhausted=exhausted)
 
@@ -372,6 +385,19 @@ def _data_files(spec: RunSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
   return train, heldout
 
 
+def _read_eval_data(spec: RunSpec, heldout_files: tuple[str, ...]) -> None:
+  """Reads the held-out rows and the benchmark files once here, in the data stage, so a bad row in them
+  stops the run before the model is built (the evaluator, which needs the model, reads them again)."""
+  if not spec.eval.every:
+    return
+  prompt_pipeline(spec.data.prompts(heldout_files, prompts_per_batch=spec.eval.num_prompts, training=False),
+                  spec.codec.tokenizer)
+  try:
+    load_benchmarks(spec.eval.benchmarks, field="eval.benchmarks")
+  except (FileNotFoundError, ValueError) as e:
+    raise DataFileError(str(e)) from None
+
+
 def _print_data_counts(spec: RunSpec, train_data: GlobalPromptBatches, train_files) -> None:
   if jax.process_index() == 0:
     counts = train_data.counts
@@ -432,10 +458,37 @@ def _placer(mesh) -> Callable[[np.ndarray], jax.Array]:
 
 
 def export_policy(graphdef, params, codec: TextCodec, path: str, dtype) -> None:
-  """The policy as an HF directory (weights in `dtype` + config + tokenizer) for evaluation elsewhere."""
-  models.save_pretrained(nnx.merge(graphdef, params), path, dtype=dtype)
-  if jax.process_index() == 0:
-    codec.save(path)
+  """The policy as an HF directory (weights in `dtype` + config + tokenizer) for evaluation elsewhere;
+  written whole or not at all (`disk_full.staged_directory`: a full disk leaves no half export)."""
+  needed = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params)) * jnp.dtype(dtype).itemsize
+  with staged_directory(path, what="the HF export", writer=jax.process_index() == 0, needed=needed) as staging:
+    models.save_pretrained(nnx.merge(graphdef, params), staging, dtype=dtype)
+    if jax.process_index() == 0:
+      codec.save(staging)
+
+
+def _check_some_update_applied(state: TrainState, checkpoints: RunCheckpoints) -> None:
+  """A run whose every optimizer update was skipped (non-finite) has nothing to export: its parameters are
+  the starting ones, and an hf/final would pass them off as trained."""
+  steps, skipped = int(state.step), int(state.opt_state.total_notfinite)
+  if steps and skipped >= steps:
+    raise TrainingStopped(
+        f"training stopped at step {int(state.rollout_step)}: all {steps} optimizer updates of the run had a "
+        f"non-finite loss or gradient, so the parameters are the starting ones and hf/final is not written; the "
+        f"checkpoints are in {checkpoints.directory}. Find the cause (learning rate, data, reward) first")
+
+
+def _close_all(*closers: Callable[[], None]) -> None:
+  """Calls every closer even when one fails (a full disk makes the checkpoint writer's close raise), then
+  raises the first error: no writer thread or reward worker outlives the run."""
+  errors = []
+  for close in closers:
+    try:
+      close()
+    except Exception as e:  # noqa: BLE001 - re-raised below, after the others are closed
+      errors.append(e)
+  if errors:
+    raise errors[0]
 
 
 def _process_zero_first(what: str, build: Callable[[], _T]) -> _T:
