@@ -23,7 +23,6 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import json
-import os
 from typing import Any, Iterator, Sequence
 
 from rlvr_jax.errors import ConfigError

@@ -21,7 +21,6 @@ import dataclasses
 from typing import Any, Callable, Iterator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from rlvr_jax.diagnostics import ResponseOutcomes
