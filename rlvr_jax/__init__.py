@@ -40,13 +40,20 @@ _PUBLIC = {
     "REWARDS": "rlvr_jax.rewards", "RewardConfig": "rlvr_jax.rewards", "build_reward": "rlvr_jax.rewards",
 }
 
+SUBPACKAGES = ("config", "data", "diagnostics", "embedded", "eval", "models", "objectives", "report", "rewards",
+               "sampling", "scale", "sharding", "train")
+
 __all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name: str) -> Any:
-  if name not in _PUBLIC:
+  """A public name or a subpackage (`rlvr_jax.train.train(spec)` without importing rlvr_jax.train first)."""
+  if name in SUBPACKAGES:
+    value = importlib.import_module(f"rlvr_jax.{name}")
+  elif name in _PUBLIC:
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+  else:
     raise AttributeError(f"module 'rlvr_jax' has no attribute {name!r}")
-  value = getattr(importlib.import_module(_PUBLIC[name]), name)
   globals()[name] = value  # resolved once
   return value
 

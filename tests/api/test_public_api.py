@@ -18,6 +18,14 @@ def test_every_public_name_resolves_to_its_definition():
   assert set(rlvr_jax.__all__) <= set(dir(rlvr_jax))
 
 
+def test_subpackages_resolve_without_an_import():
+  """`rlvr_jax.train.train(spec)` as the README writes it, in a fresh interpreter (no prior import of the
+  subpackage), for every advertised subpackage."""
+  code = ("import rlvr_jax, types; assert callable(rlvr_jax.train.train); "
+          "assert all(isinstance(getattr(rlvr_jax, n), types.ModuleType) for n in rlvr_jax.SUBPACKAGES)")
+  subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
 def test_unknown_names_raise_attribute_error():
   try:
     rlvr_jax.not_a_name  # noqa: B018

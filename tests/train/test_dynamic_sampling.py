@@ -65,7 +65,7 @@ class _Fakes:
   @staticmethod
   def scoring_fn(params, prompt_ids, prompt_mask, completion_ids, completion_mask):
     del params, prompt_ids, prompt_mask, completion_mask
-    return jnp.zeros(completion_ids.shape), jnp.zeros(completion_ids.shape)
+    return jnp.zeros(completion_ids.shape), jnp.zeros(completion_ids.shape), None  # no sum pi^2
 
 
 def _run(fakes, batches, *, prompts_per_step, max_gen_batches, gen_cap="stop"):
