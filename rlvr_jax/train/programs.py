@@ -2,7 +2,8 @@
 scoring pass (old / reference log-probs and entropies), the update step and the transform schedules.
 
 The trainer and `launch/compile_check.py` both build them here, so what the compile check measures is
-what the trainer runs. Parameters and state are jit arguments (new weights never recompile); the update
+what the trainer runs; `abstract_train_state` is the trainer's train state as shapes and shardings (no
+weights), what the compile check passes where the trainer passes arrays. Parameters and state are jit arguments (new weights never recompile); the update
 step donates the train state and pins its output layout to the state's, so an update never moves it.
 """
 
@@ -12,14 +13,16 @@ import dataclasses
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from rlvr_jax import sharding
+from rlvr_jax import models, sharding
 from rlvr_jax.config.spec import RunSpec
 from rlvr_jax.sampling.settings import make_generate_fn
 from rlvr_jax.train.scoring import make_scoring_fn
+from rlvr_jax.train.state import TrainState, create_train_state
 from rlvr_jax.train.update import UpdateConfig, make_update_step
 
 
@@ -64,3 +67,34 @@ def build_programs(spec: RunSpec, graphdef: nnx.GraphDef, mesh: Mesh, tx: optax.
                    donate_argnums=0, out_shardings=(state_shardings, replicated))
   return Programs(generate=make_generate_fn(graphdef, spec.rollout.sampling, mesh), score=score, update=update,
                   update_schedules=jax.jit(spec.objective.update_state), scoring_rows=rows)
+
+
+def abstract_train_state(spec: RunSpec, mesh: Mesh, tx: optax.GradientTransformation
+                         ) -> tuple[nnx.GraphDef, TrainState]:
+  """The graphdef and train state `rlvr_jax.train.train` builds for `spec` on `mesh`, with
+  `jax.ShapeDtypeStruct` leaves carrying the trainer's shardings: nothing is read or allocated.
+
+  The trainer loads float32 master weights in the training layout (`models.load_pretrained(mesh=...)`),
+  builds the optimizer state from them (Adam's moments are `zeros_like` the parameters, so they keep
+  their roles and shardings) and replicates every other leaf (counters, schedules, step, key); this
+  gives the same layout from the parameters' roles. tests/scale/test_abstract_run.py checks it leaf by
+  leaf against the state the trainer builds.
+  """
+  # jnp.dtype(...), not the scalar type: `load_pretrained` normalises param_dtype so, and the graphdef's
+  # hash (the sampler's program cache key) tells the two apart.
+  model = models.abstract_model(spec.model.architecture, spec.model.dtype, jnp.dtype(jnp.float32),
+                                scan_layers=spec.model.scan_layers, attention=spec.model.attention,
+                                platform=mesh.devices.flat[0].platform)
+  graphdef, params = nnx.split(model, nnx.Param)
+  state = jax.eval_shape(lambda p: create_train_state(nnx.merge(graphdef, p), tx, spec.objective.init_state(),
+                                                      seed=spec.train.seed)[1], params)
+  replicated = NamedSharding(mesh, P())
+
+  def place(leaf):
+    if isinstance(leaf, nnx.Variable):
+      leaf_spec = sharding.variable_spec(leaf, "train")
+      where = replicated if leaf_spec is None else sharding.named_sharding(mesh, leaf_spec, leaf.shape)
+      return leaf.replace(jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=where))
+    return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated)
+
+  return graphdef, jax.tree.map(place, state, is_leaf=lambda x: isinstance(x, nnx.Variable))
