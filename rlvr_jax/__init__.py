@@ -1,9 +1,55 @@
 """rlvr_jax: reinforcement learning with verifiable rewards for Qwen-family models in JAX.
 
-Subpackages:
-  models      Flax NNX port of Qwen2 / Qwen2.5 / Qwen3, HF checkpoint I/O.
-  sharding    device mesh and partition specs (training and sampling layouts).
-  objectives  token statistics, advantages, PPO losses and entropy-control transforms.
+The functional API (notebooks, ablations):
+
+  Run configs    method_config, validate, RunSpec, ConfigError; rlvr_jax.train.train(spec)
+  Objectives     build_objective, Objective, TokenBatch, ObjectiveConfig, token_statistics,
+                 compute_advantages, ADVANTAGE_ESTIMATORS, METHOD_PRESETS, TRANSFORMS, POLICY_LOSSES
+  Sampling       generate, generate_text, SamplerOutput
+  Models         QwenConfig, Qwen, load_pretrained, save_pretrained, init
+  Rewards        REWARDS, RewardConfig, build_reward
+
+Subpackages: models, sharding, sampling, objectives, data, embedded, rewards, eval, diagnostics, report,
+config, train (docs/architecture.md). Their `__init__` modules are their public APIs; other modules are
+implementation.
+
+The names above are resolved on first use (PEP 562 `__getattr__`), not when `rlvr_jax` is imported: the
+reward verifier workers and the code sandbox import rlvr_jax submodules in fresh processes, and must not
+pay for jax, flax and orbax (about 5 s and 350 MB each) to score strings.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    # name: module that defines it
+    "method_config": "rlvr_jax.config", "validate": "rlvr_jax.config", "RunSpec": "rlvr_jax.config",
+    "ConfigError": "rlvr_jax.errors",
+    "build_objective": "rlvr_jax.objectives", "Objective": "rlvr_jax.objectives",
+    "TokenBatch": "rlvr_jax.objectives", "ObjectiveConfig": "rlvr_jax.objectives",
+    "token_statistics": "rlvr_jax.objectives.token_stats", "compute_advantages": "rlvr_jax.objectives.advantages",
+    "ADVANTAGE_ESTIMATORS": "rlvr_jax.objectives.advantages", "METHOD_PRESETS": "rlvr_jax.objectives",
+    "TRANSFORMS": "rlvr_jax.objectives", "POLICY_LOSSES": "rlvr_jax.objectives",
+    "generate": "rlvr_jax.sampling", "generate_text": "rlvr_jax.sampling", "SamplerOutput": "rlvr_jax.sampling",
+    "QwenConfig": "rlvr_jax.models", "Qwen": "rlvr_jax.models", "load_pretrained": "rlvr_jax.models",
+    "save_pretrained": "rlvr_jax.models", "init": "rlvr_jax.models",
+    "REWARDS": "rlvr_jax.rewards", "RewardConfig": "rlvr_jax.rewards", "build_reward": "rlvr_jax.rewards",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+  if name not in _PUBLIC:
+    raise AttributeError(f"module 'rlvr_jax' has no attribute {name!r}")
+  value = getattr(importlib.import_module(_PUBLIC[name]), name)
+  globals()[name] = value  # resolved once
+  return value
+
+
+def __dir__() -> list[str]:
+  return sorted(list(globals()) + __all__)

@@ -144,6 +144,76 @@ class EvalSpec:
   max_new_tokens: int
 
 
+SCHEDULES = ("constant", "cosine")
+SCHEDULE_UNITS = ("rollout", "optimizer")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+  """Attributes mirror verl's actor optim section (lr 1e-6, wd 0.01, clip 1.0 by default).
+
+    warmup_steps, total_steps: in `schedule_unit` steps.
+    updates_per_rollout: optimizer updates per rollout step (mini-batches x ppo epochs), for converting
+      between the units in logs.
+  """
+
+  lr: float = 1e-6
+  warmup_steps: int = 0
+  schedule: str = "constant"
+  schedule_unit: str = "rollout"
+  total_steps: int = 1
+  updates_per_rollout: int = 1
+  min_lr_ratio: float = 0.0
+  weight_decay: float = 0.01
+  b1: float = 0.9
+  b2: float = 0.999
+  eps: float = 1e-8
+  grad_clip: float = 1.0
+  max_consecutive_skips: int = 5
+
+  def __post_init__(self):
+    if not self.lr > 0:
+      raise ValueError(f"optim.lr must be > 0, got {self.lr!r}")
+    if self.schedule not in SCHEDULES:
+      raise ValueError(f"optim.schedule={self.schedule!r}; known: {SCHEDULES}")
+    if self.schedule_unit not in SCHEDULE_UNITS:
+      raise ValueError(f"optim.schedule_unit={self.schedule_unit!r}; known: {SCHEDULE_UNITS}")
+    if self.updates_per_rollout < 1:
+      raise ValueError(f"updates_per_rollout={self.updates_per_rollout} must be >= 1")
+    if self.warmup_steps < 0 or self.total_steps < 1:
+      raise ValueError(f"optim.warmup_steps={self.warmup_steps}, total_steps={self.total_steps}: "
+                       "need warmup_steps >= 0 and total_steps >= 1")
+    if self.grad_clip < 0 or self.weight_decay < 0:
+      raise ValueError(f"optim.grad_clip={self.grad_clip}, weight_decay={self.weight_decay} must be >= 0")
+    if self.max_consecutive_skips < 1:
+      raise ValueError(f"optim.max_consecutive_skips must be >= 1, got {self.max_consecutive_skips}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointConfig:
+  """Attributes:
+    every: save every N rollout steps (0: only at the end).
+    keep: number of checkpoints kept.
+    export_hf_every: also export the policy as an HF directory every N rollout steps (0: only at the end).
+  """
+
+  every: int = 50
+  keep: int = 3
+  export_hf_every: int = 0
+
+  def __post_init__(self):
+    for name, low in (("every", 0), ("keep", 1), ("export_hf_every", 0)):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"checkpoint.{name}={value!r} must be an int >= {low}")
+
+
+# What dynamic sampling does when train.max_gen_batches generation batches still hold too few informative
+# groups: "stop" the run (verl's DAPO trainer raises there), or "pad" the batch with uninformative groups
+# (zero advantage; they dilute token-mean losses, so it is opt-in).
+GEN_CAP_MODES = ("stop", "pad")
+
+
 @dataclasses.dataclass(frozen=True)
 class LogSpec:
   tensorboard: bool

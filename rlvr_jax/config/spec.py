@@ -6,15 +6,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from rlvr_jax.config.sections import (AdvantageSpec, DataSpec, EvalSpec, LogSpec, ModelSpec, RewardSpec, RolloutSpec,
-                                      TrainSpec)
+from rlvr_jax.config.sections import (AdvantageSpec, CheckpointConfig, DataSpec, EvalSpec, LogSpec, ModelSpec,
+                                      OptimConfig, RewardSpec, RolloutSpec, TrainSpec)
 from rlvr_jax.data.text_codec import TextCodec
 from rlvr_jax.diagnostics import DiagnosticsConfig
 from rlvr_jax.embedded import EmbeddedPolicy
 from rlvr_jax.objectives import Objective
 from rlvr_jax.sharding import MeshConfig
-from rlvr_jax.train.checkpointing import CheckpointConfig
-from rlvr_jax.train.optimizer import OptimConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,8 +19,8 @@ import ml_collections
 
 from rlvr_jax import sharding
 from rlvr_jax.config.paths import check_data_files, check_hf_directory, require
-from rlvr_jax.config.sections import (AdvantageSpec, DataSpec, EvalSpec, LogSpec, ModelSpec, RewardSpec, RolloutSpec,
-                                      TrainSpec)
+from rlvr_jax.config.sections import (GEN_CAP_MODES, SCHEDULE_UNITS, AdvantageSpec, CheckpointConfig, DataSpec,
+                                      EvalSpec, LogSpec, ModelSpec, OptimConfig, RewardSpec, RolloutSpec, TrainSpec)
 from rlvr_jax.config.spec import RunSpec
 from rlvr_jax.data.templates import TEMPLATES
 from rlvr_jax.data.text_codec import TextCodec
@@ -37,9 +37,6 @@ from rlvr_jax.objectives.presets import METHOD_PRESETS
 from rlvr_jax.rewards import REWARDS, RewardConfig
 from rlvr_jax.rewards.code import SandboxConfig
 from rlvr_jax.sampling.settings import SamplingSettings
-from rlvr_jax.train.checkpointing import CheckpointConfig
-from rlvr_jax.train.optimizer import SCHEDULE_UNITS, OptimConfig
-from rlvr_jax.train.shaping import GEN_CAP_MODES
 
 def _is_int(value: Any, low: int) -> bool:
   return isinstance(value, int) and not isinstance(value, bool) and value >= low

@@ -18,7 +18,7 @@ import pickle
 import zlib
 from typing import Any, Callable, Iterable, Sequence
 
-from rlvr_jax.embedded.code_task import code_question
+from rlvr_jax.data.templates import code_question
 from rlvr_jax.registry import Registry
 from rlvr_jax.rewards.code.specs import parse_spec
 

@@ -19,9 +19,16 @@ PromptTemplate = Callable[[Question, Any], str]  # (question, tokenizer) -> prom
 TEMPLATES: Registry[PromptTemplate] = Registry("prompt template")
 
 QWEN_MATH_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
-# Where the program goes is the question's to say (every code row ends with code_task.CODE_INSTRUCTION),
-# so the system message only sets the role; it must not ask for \boxed{}, which a code grader ignores.
+# Where the program goes is the question's to say (every code row ends with CODE_INSTRUCTION), so the
+# system message only sets the role; it must not ask for \boxed{}, which a code grader ignores.
 QWEN_CODE_SYSTEM = "You are an expert Python programmer."
+CODE_INSTRUCTION = "Put your solution in a ```python code block."
+
+
+def code_question(problem: str) -> str:
+  """The prompt text of a code problem: the problem, then where the answer goes (what extraction reads).
+  Every code source (the built-in task, HumanEval, MBPP, LiveCodeBench) asks for the same block."""
+  return f"{problem.rstrip()}\n\n{CODE_INSTRUCTION}"
 
 
 def question_text(question: Question) -> str:

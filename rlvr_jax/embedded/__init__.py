@@ -10,15 +10,15 @@ Public API:
 
 from rlvr_jax.embedded.arithmetic import (ArithmeticTask, generate_arithmetic, question_split, solve_question,
                                           write_arithmetic_jsonl, write_builtin_splits)
-from rlvr_jax.embedded.code_task import (CodeTask, code_question, generate_code_task, reference_solution,
-                                         write_code_task_jsonl, write_code_task_splits)
+from rlvr_jax.embedded.code_task import (CodeTask, generate_code_task, reference_solution, write_code_task_jsonl,
+                                         write_code_task_splits)
 from rlvr_jax.embedded.policy import EmbeddedPolicy, ensure_policy
 from rlvr_jax.embedded.tasks import BUILTIN_TASKS, BuiltinTask, data_files
 from rlvr_jax.embedded.tokenizer import builtin_tokenizer
 
 __all__ = [
     "ArithmeticTask", "BUILTIN_TASKS", "BuiltinTask", "CodeTask", "EmbeddedPolicy", "builtin_tokenizer",
-    "code_question", "data_files", "ensure_policy", "generate_arithmetic", "generate_code_task",
+    "data_files", "ensure_policy", "generate_arithmetic", "generate_code_task",
     "question_split", "reference_solution", "solve_question", "write_arithmetic_jsonl", "write_builtin_splits",
     "write_code_task_jsonl", "write_code_task_splits",
 ]

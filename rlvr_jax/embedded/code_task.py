@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 
+from rlvr_jax.data.templates import code_question
 from rlvr_jax.embedded.arithmetic import question_split
 
-CODE_INSTRUCTION = "Put your solution in a ```python code block."
 TEST_FORMATS = ("assert", "call", "stdio")
 
 
@@ -90,11 +90,6 @@ class CodeTask:
       raise ValueError(f"CodeTask test_format={self.test_format!r}; use one of {', '.join(TEST_FORMATS)}")
     if not 0.0 < self.heldout_fraction < 1.0:
       raise ValueError(f"CodeTask heldout_fraction={self.heldout_fraction!r} must be in (0, 1)")
-
-
-def code_question(problem: str) -> str:
-  """The prompt text of a code problem: the problem, then where the answer goes (what extraction reads)."""
-  return f"{problem.rstrip()}\n\n{CODE_INSTRUCTION}"
 
 
 def _signature(family: str, k: int) -> str:

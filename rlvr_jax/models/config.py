@@ -197,8 +197,9 @@ def _qwen2(**kw) -> QwenConfig:
 
 
 def _qwen3(**kw) -> QwenConfig:
+  kw.setdefault("max_position_embeddings", 40960)  # the post-trained Qwen3 checkpoints
   return QwenConfig(model_type="qwen3", qkv_bias=False, out_bias=False, qk_norm=True, head_dim=128,
-                    vocab_size=151936, rope_theta=1_000_000.0, max_position_embeddings=40960, **kw)
+                    vocab_size=151936, rope_theta=1_000_000.0, **kw)
 
 
 PRESETS: dict[str, QwenConfig] = {
@@ -206,8 +207,16 @@ PRESETS: dict[str, QwenConfig] = {
                            num_heads=14, num_kv_heads=2, tie_word_embeddings=True),
     "qwen2.5-1.5b": _qwen2(vocab_size=_QWEN25_VOCAB, hidden_size=1536, intermediate_size=8960, num_layers=28,
                            num_heads=12, num_kv_heads=2, tie_word_embeddings=True),
+    # Qwen/Qwen2.5-7B (base) config.json: 131072 positions, rope_theta 1e6, rms eps 1e-6 (as read from
+    # fine-tunes whose config names _name_or_path Qwen/Qwen2.5-7B, e.g. AmberYifan/Qwen2.5-7B-gen-dpo-10k).
     "qwen2.5-7b": _qwen2(vocab_size=_QWEN25_7B_VOCAB, hidden_size=3584, intermediate_size=18944, num_layers=28,
-                         num_heads=28, num_kv_heads=4, tie_word_embeddings=False),
+                         num_heads=28, num_kv_heads=4, tie_word_embeddings=False, max_position_embeddings=131072),
+    # Qwen/Qwen2.5-32B (base) config.json: 64 layers, 40 / 8 heads, rms eps 1e-5 (not 1e-6), 131072
+    # positions, rope_theta 1e6 (read from configs naming _name_or_path Qwen/Qwen2.5-32B, e.g.
+    # TeamDelta/Re-ultiima-32B). The verl DAPO recipe's model (recipe/dapo/run_dapo_qwen2.5_32b.sh).
+    "qwen2.5-32b": _qwen2(vocab_size=_QWEN25_7B_VOCAB, hidden_size=5120, intermediate_size=27648, num_layers=64,
+                          num_heads=40, num_kv_heads=8, tie_word_embeddings=False, rms_norm_eps=1e-5,
+                          max_position_embeddings=131072),
     "qwen2.5-math-1.5b": _qwen2(vocab_size=_QWEN25_VOCAB, hidden_size=1536, intermediate_size=8960,
                                 num_layers=28, num_heads=12, num_kv_heads=2, tie_word_embeddings=True,
                                 rope_theta=10000.0, max_position_embeddings=4096),
@@ -222,6 +231,11 @@ PRESETS: dict[str, QwenConfig] = {
                        tie_word_embeddings=True),
     "qwen3-8b": _qwen3(hidden_size=4096, intermediate_size=12288, num_layers=36, num_heads=32, num_kv_heads=8,
                        tie_word_embeddings=False),
+    # Qwen/Qwen3-14B-Base: the Qwen3-14B shape (40 layers, 40 / 8 heads, F 17408, untied) with the Base
+    # checkpoints' 32768 positions (Qwen3-*-Base configs; the 14B-Base config.json itself was not read, so
+    # its position count is inferred from the smaller Base models). Beyond-the-80/20's model.
+    "qwen3-14b-base": _qwen3(hidden_size=5120, intermediate_size=17408, num_layers=40, num_heads=40,
+                             num_kv_heads=8, tie_word_embeddings=False, max_position_embeddings=32768),
     # Tests and the embedded default: Qwen2 architecture, small enough for 2 CPU cores.
     "tiny": QwenConfig(vocab_size=512, hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4,
                        num_kv_heads=2, head_dim=32, rope_theta=10000.0, tie_word_embeddings=True,

@@ -23,37 +23,19 @@ they fell back to.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 
+from rlvr_jax.config.sections import CheckpointConfig
+
 ITEMS = ("state", "data")
 
 
 class CheckpointError(ValueError):
   """A checkpoint in the run directory that cannot be resumed from; the message names its directory."""
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckpointConfig:
-  """Attributes:
-    every: save every N rollout steps (0: only at the end).
-    keep: number of checkpoints kept.
-    export_hf_every: also export the policy as an HF directory every N rollout steps (0: only at the end).
-  """
-
-  every: int = 50
-  keep: int = 3
-  export_hf_every: int = 0
-
-  def __post_init__(self):
-    for name, low in (("every", 0), ("keep", 1), ("export_hf_every", 0)):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"checkpoint.{name}={value!r} must be an int >= {low}")
 
 
 class RunCheckpoints:

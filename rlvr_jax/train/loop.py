@@ -201,8 +201,10 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
                   f"steps (data.epochs; train.steps={spec.train.steps})", flush=True)
           break
         except GenerationCapReached as e:
-          raise TrainingStopped(f"training stopped at step {step + 1}: {e}; the last checkpoint "
-                                f"({checkpoints.latest_step()}) is the resume point") from None
+          last = checkpoints.latest_step()
+          resume = (f"the checkpoint of step {last} is the resume point" if last is not None
+                    else "no checkpoint was written yet")
+          raise TrainingStopped(f"training stopped at step {step + 1}: {e}; {resume}") from None
         t1 = time.monotonic()
         lr = learning_rate(optim, optimizer_step=int(state.step), rollout_step=step)
         record = (diagnostics.before(state.params, batch, step + 1, outcomes, learning_rate=lr)

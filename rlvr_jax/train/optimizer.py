@@ -17,54 +17,10 @@ skip, and stops the run with a checkpoint after `max_consecutive_skips` consecut
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import optax
 
-SCHEDULES = ("constant", "cosine")
-SCHEDULE_UNITS = ("rollout", "optimizer")
-
-
-@dataclasses.dataclass(frozen=True)
-class OptimConfig:
-  """Attributes mirror verl's actor optim section (lr 1e-6, wd 0.01, clip 1.0 by default).
-
-    warmup_steps, total_steps: in `schedule_unit` steps.
-    updates_per_rollout: optimizer updates per rollout step (mini-batches x ppo epochs), for converting
-      between the units in logs.
-  """
-
-  lr: float = 1e-6
-  warmup_steps: int = 0
-  schedule: str = "constant"
-  schedule_unit: str = "rollout"
-  total_steps: int = 1
-  updates_per_rollout: int = 1
-  min_lr_ratio: float = 0.0
-  weight_decay: float = 0.01
-  b1: float = 0.9
-  b2: float = 0.999
-  eps: float = 1e-8
-  grad_clip: float = 1.0
-  max_consecutive_skips: int = 5
-
-  def __post_init__(self):
-    if not self.lr > 0:
-      raise ValueError(f"optim.lr must be > 0, got {self.lr!r}")
-    if self.schedule not in SCHEDULES:
-      raise ValueError(f"optim.schedule={self.schedule!r}; known: {SCHEDULES}")
-    if self.schedule_unit not in SCHEDULE_UNITS:
-      raise ValueError(f"optim.schedule_unit={self.schedule_unit!r}; known: {SCHEDULE_UNITS}")
-    if self.updates_per_rollout < 1:
-      raise ValueError(f"updates_per_rollout={self.updates_per_rollout} must be >= 1")
-    if self.warmup_steps < 0 or self.total_steps < 1:
-      raise ValueError(f"optim.warmup_steps={self.warmup_steps}, total_steps={self.total_steps}: "
-                       "need warmup_steps >= 0 and total_steps >= 1")
-    if self.grad_clip < 0 or self.weight_decay < 0:
-      raise ValueError(f"optim.grad_clip={self.grad_clip}, weight_decay={self.weight_decay} must be >= 0")
-    if self.max_consecutive_skips < 1:
-      raise ValueError(f"optim.max_consecutive_skips must be >= 1, got {self.max_consecutive_skips}")
+from rlvr_jax.config.sections import OptimConfig
 
 
 def learning_rate_schedule(config: OptimConfig) -> optax.Schedule:

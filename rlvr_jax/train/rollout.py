@@ -18,7 +18,6 @@ from typing import Any, Callable, Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from rlvr_jax.diagnostics import ResponseOutcomes
 from rlvr_jax.diagnostics.host_arrays import to_host

@@ -8,12 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-# What dynamic sampling does when train.max_gen_batches generation batches still hold too few informative
-# groups: "stop" the run (verl's DAPO trainer raises there), or "pad" the batch with uninformative groups
-# (zero advantage; they dilute token-mean losses, so it is opt-in).
-GEN_CAP_MODES = ("stop", "pad")
-
-
 class GenerationCapReached(RuntimeError):
   """Dynamic sampling drew train.max_gen_batches generation batches without enough informative groups."""
 

@@ -9,8 +9,9 @@ import pytest
 from rlvr_jax.data import PromptDataConfig, load_prompts
 
 from rlvr_jax.embedded import builtin_tokenizer
-from rlvr_jax.embedded.code_task import (CODE_INSTRUCTION, CodeTask, code_question, generate_code_task,
-                                     reference_solution, write_code_task_jsonl, write_code_task_splits)
+from rlvr_jax.data.templates import CODE_INSTRUCTION, code_question
+from rlvr_jax.embedded.code_task import (CodeTask, generate_code_task, reference_solution, write_code_task_jsonl,
+                                         write_code_task_splits)
 from rlvr_jax.rewards import RewardConfig
 from rlvr_jax.rewards.code import CodeExecReward, parse_spec
 

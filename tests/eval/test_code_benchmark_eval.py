@@ -15,7 +15,7 @@ import pytest
 
 from rlvr_jax import models
 from rlvr_jax.embedded import builtin_tokenizer
-from rlvr_jax.embedded.code_task import CODE_INSTRUCTION
+from rlvr_jax.data.templates import CODE_INSTRUCTION
 from rlvr_jax.embedded.tokenizer import IM_END
 from rlvr_jax.eval import (BENCHMARKS, BenchmarkSpec, EvalPrompting, exact_equivalence, load_benchmark,
                            load_benchmarks, prepare_prompt_set, sample_prompt_set, summarize, write_rows)

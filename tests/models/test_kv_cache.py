@@ -1,6 +1,5 @@
 """Prefill + token-by-token decode through the explicit KV cache equals one full forward pass."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx

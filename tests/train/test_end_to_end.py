@@ -18,7 +18,6 @@ METHODS = sorted(METHOD_PRESETS)  # every registered method, not a hand-kept lis
 
 def _final_params(run_dir):
   """The parameters of the newest checkpoint, as numpy, read back by orbax."""
-  from rlvr_jax.train.checkpointing import CheckpointConfig, RunCheckpoints
   import orbax.checkpoint as ocp
 
   manager = ocp.CheckpointManager(os.path.join(run_dir, "checkpoints"), item_names=("state", "data"))
