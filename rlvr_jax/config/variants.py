@@ -16,13 +16,17 @@ MODEL_VARIANTS: dict[str, dict] = {
     name: {"preset": name, "dtype": "float32" if name == EMBEDDED_MODEL else "bfloat16"} for name in PRESETS
 }
 
-# Device layouts: FSDP over the data-parallel devices of a slice, tensor parallelism inside a host where
-# the model needs it.
+# Device layouts: FSDP over the data-parallel devices of a slice, tensor parallelism inside a host (4
+# chips per host on every multi-host slice named here) where the model needs it. The TPU slices are the
+# ones docs/scale.md checks every published variant on (`launch/compile_check.py --topology SLICE`).
 MESH_VARIANTS: dict[str, dict] = {
     "single": dict(data=1, fsdp=1, tensor=1),
     "gpu": dict(data=1, fsdp=-1, tensor=1),
     "v5e-64": dict(data=1, fsdp=-1, tensor=4),
+    "v5p-64": dict(data=1, fsdp=-1, tensor=4),
     "v5p-128": dict(data=1, fsdp=-1, tensor=4),
+    "v5p-256": dict(data=1, fsdp=-1, tensor=4),
+    "v6e-64": dict(data=1, fsdp=-1, tensor=4),
 }
 
 VARIANT_KEYS = ("model", "mesh")

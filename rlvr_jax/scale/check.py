@@ -21,6 +21,7 @@ import ml_collections
 from jax.experimental import topologies
 
 from rlvr_jax import sharding
+from rlvr_jax.models.attention import resolve_attention
 from rlvr_jax.scale import costs
 from rlvr_jax.scale.chips import ChipSpec, chip_of_device, chip_of_topology, local_memory_limit, topology_name
 from rlvr_jax.scale.compile import compile_program
@@ -93,20 +94,23 @@ def run_check(config: ml_collections.ConfigDict, *, topology: str | None = None,
     rows.append(ProgramRow(name=t.name, calls_per_step=t.calls_per_step, compiled=compiled,
                            resident_bytes=t.resident_bytes, cost=t.cost, roofline_seconds=bound, knobs=t.knobs))
   return CheckReport(run=spec.name, target=target, devices=len(devices), chip=chip, capacity_bytes=capacity,
-                     mesh=dict(mesh.shape), settings=_settings(spec, mesh), rows=tuple(rows),
+                     mesh=dict(mesh.shape), settings=_settings(spec, mesh, platform), rows=tuple(rows),
                      max_gen_batches=spec.train.max_gen_batches if spec.train.dynamic_sampling else 1)
 
 
-def _settings(spec, mesh) -> dict:
-  """The config fields that shape the programs, as the report shows them."""
+def _settings(spec, mesh, platform: str) -> dict:
+  """The config fields that shape the programs, as the report shows them (and the attention kernel
+  model.attention resolves to on the target)."""
   sampling = spec.rollout.sampling
+  kernel = resolve_attention(spec.model.attention, platform=platform, dtype=spec.model.dtype).name
   return {
       "model.preset": spec.model.preset, "model.dtype": jnp.dtype(spec.model.dtype).name,
       "model.scan_layers": spec.model.scan_layers, "model.remat": spec.model.remat,
-      "model.attention": spec.model.attention, "mesh.data": mesh.shape["data"], "mesh.fsdp": mesh.shape["fsdp"],
-      "mesh.tensor": mesh.shape["tensor"], "data.max_prompt_length": spec.data.max_prompt_length,
-      "rollout.prompts_per_step": spec.rollout.prompts_per_step, "rollout.gen_prompts": spec.rollout.gen_prompts,
-      "rollout.num_samples": sampling.num_samples, "rollout.max_new_tokens": sampling.max_new_tokens,
-      "train.mini_batches": spec.train.mini_batches, "train.micro_batches": spec.train.micro_batches,
+      "model.attention": spec.model.attention, "attention_kernel": kernel, "mesh.data": mesh.shape["data"],
+      "mesh.fsdp": mesh.shape["fsdp"], "mesh.tensor": mesh.shape["tensor"],
+      "data.max_prompt_length": spec.data.max_prompt_length, "rollout.prompts_per_step": spec.rollout.prompts_per_step,
+      "rollout.gen_prompts": spec.rollout.gen_prompts, "rollout.num_samples": sampling.num_samples,
+      "rollout.max_new_tokens": sampling.max_new_tokens, "train.mini_batches": spec.train.mini_batches,
+      "train.micro_batches": spec.train.micro_batches,
       "train.ppo_epochs": spec.train.ppo_epochs,
   }

@@ -24,8 +24,9 @@ import jax
 _SIZE = r"([0-9.]+)([KMGT]?)"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 # libtpu's messages for a program over HBM (0.0.42); either gives the bytes needed and the bytes available.
-_OOM_PATTERNS = (re.compile(r"required for HLO temporaries \(" + _SIZE + r"\) exceeds available HBM \(" + _SIZE + r"\)"),
-                 re.compile(r"Used " + _SIZE + r" of " + _SIZE + r" hbm"))
+_OOM_PATTERNS = (
+    re.compile(r"required for HLO temporaries \(" + _SIZE + r"\) exceeds available HBM \(" + _SIZE + r"\)"),
+    re.compile(r"Used " + _SIZE + r" of " + _SIZE + r" hbm"))
 
 
 @dataclasses.dataclass(frozen=True)

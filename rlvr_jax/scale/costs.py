@@ -97,7 +97,8 @@ def _activation_bytes(config: QwenConfig, layout: Layout, rows: int, tokens: int
   heads = layout.split_heads(c.num_heads)
   kv_heads = layout.split_heads(c.num_kv_heads)
   # Block input and output, q / k / v, attention output, gate / up / activated hidden units.
-  per_token_layer = 2 * c.hidden_size + (2 * heads + 2 * kv_heads) * c.head_dim + 3 * c.intermediate_size / layout.tensor
+  per_token_layer = (2 * c.hidden_size + (2 * heads + 2 * kv_heads) * c.head_dim
+                     + 3 * c.intermediate_size / layout.tensor)
   blocks = 2 * rows_dev * tokens * c.num_layers * per_token_layer * itemsize
   scores = 0 if fused else 2 * rows_dev * heads * tokens * keys * c.num_layers * 4
   logits = 2 * rows_dev * lm_tokens * (c.vocab_size / layout.tensor) * 4

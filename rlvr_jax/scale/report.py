@@ -66,8 +66,9 @@ class CheckReport:
     return all(row.fits(self.capacity_bytes) for row in self.rows)
 
   def step_seconds(self) -> dict[str, float] | None:
-    """The roofline-bound time of one RL step by stage (rollout, scoring, updates) and in total."""
-    if self.chip is None:
+    """The roofline-bound time of one RL step by stage (rollout, scoring, updates) and in total; None
+    without a chip spec or when some of the step's programs were not compiled."""
+    if self.chip is None or self._missing():
       return None
     stage = {"prefill": "rollout", "decode": "rollout", "score": "scoring", "score_reference": "scoring",
              "update": "updates"}
@@ -98,13 +99,18 @@ class CheckReport:
     lines.append("GiB per device; out = outputs not aliased to donated arguments; resident = held in HBM beside "
                  "the program; FLOP over all devices per call; * = compile time from the cache")
     step = self.step_seconds()
-    if step is not None:
+    if self.chip is not None and self._missing():
+      lines.append(f"one RL step: not predicted ({', '.join(self._missing())} not compiled)")
+    elif step is not None:
       dynamic = (f"; dynamic sampling: up to {self.max_gen_batches} generation batches, rollout up to "
                  f"{self.max_gen_batches * step['rollout']:.0f} s" if self.max_gen_batches > 1 else "")
       lines.append(f"one RL step, roofline bound: {step['total']:.3g} s = rollout {step['rollout']:.3g} s (every row "
                    f"to the token budget) + scoring {step['scoring']:.3g} s + updates {step['updates']:.3g} s"
                    f"{dynamic}")
     return "\n".join(lines)
+
+  def _missing(self) -> list[str]:
+    return sorted({"prefill", "decode", "score", "update"} - {row.name for row in self.rows})
 
   def verdict(self) -> str:
     """'fits' or what does not fit and the knobs to turn."""

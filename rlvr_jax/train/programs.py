@@ -3,8 +3,9 @@ scoring pass (old / reference log-probs and entropies), the update step and the 
 
 The trainer and `launch/compile_check.py` both build them here, so what the compile check measures is
 what the trainer runs; `abstract_train_state` is the trainer's train state as shapes and shardings (no
-weights), what the compile check passes where the trainer passes arrays. Parameters and state are jit arguments (new weights never recompile); the update
-step donates the train state and pins its output layout to the state's, so an update never moves it.
+weights), what the compile check passes where the trainer passes arrays. Parameters and state are jit
+arguments (new weights never recompile); the update step donates the train state and pins its output
+layout to the state's, so an update never moves it.
 """
 
 from __future__ import annotations

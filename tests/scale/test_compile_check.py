@@ -18,6 +18,7 @@ import pytest
 from rlvr_jax.config import method_config
 from rlvr_jax.scale import GIB, run_check
 from rlvr_jax.scale.compile import parse_out_of_memory
+from rlvr_jax.scale.table import HEADER, row
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAUNCHER = os.path.join(ROOT, "launch", "compile_check.py")
@@ -130,3 +131,16 @@ def test_tpu_compiler_refusal_is_a_does_not_fit_report(cache_dir):
   assert not report.fits and "the compiler refused it" in report.verdict()
   out = _launch("--topology=v5p:2x2x1", "--programs=update", cache_dir=cache_dir, overrides=huge)
   assert out.returncode == 1 and "train.micro_batches (now 1)" in out.stdout, out.stderr[-2000:]
+
+
+def test_docs_table_row_of_a_report(local_report):
+  """docs/scale.md's rows come from the reports' JSON (rlvr_jax/scale/table.py)."""
+  cells = [c.strip() for c in row(local_report.to_json()).strip("|").split("|")]
+  header = [c.strip() for c in HEADER.splitlines()[0].strip("|").split("|")]
+  assert len(cells) == len(header)
+  by_name = dict(zip(header, cells))
+  assert by_name["run"] == "grpo" and by_name["fits"] == "yes" and by_name["mesh (fsdp x tensor)"] == "8 x 1"
+  assert by_name["scan / remat / attention"] == "scan / no remat / xla"
+  update = {r.name: r for r in local_report.rows}["update"]
+  assert by_name["update"] == f"{update.total_bytes / GIB:.1f}"
+  assert by_name["step s (rollout + scoring + updates)"] == "-"  # CPU devices: no roofline
