@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--bootstrap_resamples", type=int, default=1000)
   p.add_argument("--out", default="", help="JSON report path (required for a plain HF directory)")
   p.add_argument("--tensorboard_dir", default="", help="default <out dir>/tensorboard; 'none' = off")
+  p.add_argument("--debug", action="store_true", help="print the traceback of an error (by default one line)")
   return p
 
 
@@ -116,14 +118,33 @@ def _evaluate(args, inputs: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+  """Exit codes: 0 the report is written; 1 an unexpected error; 2 a flag naming a missing file or a bad
+  value, or a model directory that cannot be loaded (damaged, mis-shaped or non-finite weights); 4 a full
+  disk while writing the report. Every error is one line on stderr; --debug adds the traceback."""
   args = _parser().parse_args(argv)
   try:
     inputs = _inputs(args)
-  except (FileNotFoundError, ValueError) as e:  # a flag naming a missing file or a bad value
-    print(f"error: {e}", file=sys.stderr)
-    return 2
-  print(f"report: {_evaluate(args, inputs)}", flush=True)
-  return 0
+    print(f"report: {_evaluate(args, inputs)}", flush=True)
+    return 0
+  except Exception as e:  # noqa: BLE001 - every error becomes one line and an exit code
+    if args.debug:
+      traceback.print_exc()
+    code, message = _report(e)
+    print(message, file=sys.stderr, flush=True)
+    return code
+
+
+def _report(error: Exception) -> tuple[int, str]:
+  """(exit code, the one line to print) for an error that ended the evaluation."""
+  from rlvr_jax.train.disk_full import disk_full_error
+
+  full = disk_full_error(error)
+  if full is not None:
+    return 4, str(full)
+  if isinstance(error, (FileNotFoundError, ValueError)):  # ConfigError and the model's load errors included
+    return 2, f"error: {error}"
+  text = " ".join(str(error).split())
+  return 1, f"error: {type(error).__name__}: {text[:800]} (an unexpected error; run with --debug for the traceback)"
 
 
 if __name__ == "__main__":

@@ -17,15 +17,24 @@ four devices each on one machine (the test of the pod code path, tests/reliabili
 A run directory remembers its config (RUN_DIR/config.json): resuming with a different one stops with a
 diff of the fields (--resume_with_changes resumes anyway), and `--config RUN_DIR/config.json` relaunches it.
 
-Exit codes: 0 finished, or stopped by SIGTERM / SIGINT with a checkpoint (rerun to resume); 2 bad config,
-a run directory of another config, or a damaged checkpoint; 3 stopped after optim.max_consecutive_skips
-non-finite updates (with a checkpoint) or at dynamic sampling's train.max_gen_batches cap.
+Exit codes (docs/errors.md, docs/reliability.md): 0 finished, or stopped by SIGTERM / SIGINT with a
+checkpoint (rerun to resume); 1 an unexpected error (a bug, or a fault nothing names: one line, --debug
+for the traceback); 2 bad input: a config value, a data file or row, a model directory, a run directory
+that is unusable, of another config or in use by another run, or a damaged checkpoint; 3 stopped after
+optim.max_consecutive_skips non-finite updates (with a checkpoint), with every update skipped (no
+export), or at dynamic sampling's train.max_gen_batches cap; 4 a full disk (or quota): the message names
+what was being written, where, and the committed checkpoint a rerun resumes from once there is space.
+
+Every error is one line on stderr; --debug adds the traceback.
 """
 
 from __future__ import annotations
 
+import logging as std_logging
 import os
 import sys
+import threading
+import traceback
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,6 +60,91 @@ def resolve_config_path(argv: list[str]) -> list[str]:
   return out
 
 
+class _BackgroundErrors:
+  """Errors Python ignores anyway (in finalizers and callbacks of library threads: a checkpoint writer
+  whose disk filled up reports each pending write as a traceback) are counted instead of printed, and
+  named in one clause of the last line; a thread that dies is reported in one line. --debug prints them
+  as Python does."""
+
+  def __init__(self, install: bool):
+    self.count, self.first = 0, ""
+    if install:
+      sys.unraisablehook = self._unraisable
+      threading.excepthook = self._thread
+
+  def _unraisable(self, unraisable) -> None:
+    self.count += 1
+    if not self.first:
+      self.first = f"{type(unraisable.exc_value).__name__}: {' '.join(str(unraisable.exc_value).split())[:200]}"
+
+  @staticmethod
+  def _thread(args) -> None:
+    print(f"warning: thread {args.thread.name if args.thread else '?'} failed: {args.exc_type.__name__}: "
+          f"{' '.join(str(args.exc_value).split())[:300]} (run with --debug for the traceback)", file=sys.stderr,
+          flush=True)
+
+  def summary(self) -> str:
+    return (f" ({self.count} error(s) in background callbacks were ignored, the first {self.first}; --debug "
+            f"shows them)" if self.count else "")
+
+
+class _OneLineLogs(std_logging.Filter):
+  """Library log records (orbax's background writers) as one line each, without their tracebacks; the
+  ones that say the disk is full are dropped, since the launcher's last line says it with what it means
+  for the run. --debug keeps them whole."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    from rlvr_jax.train.disk_full import disk_full_cause
+
+    error = record.exc_info[1] if record.exc_info else None
+    if error is not None and disk_full_cause(error) is not None:
+      return False
+    record.exc_info, record.exc_text, record.stack_info = None, None, None
+    message = record.getMessage()
+    record.msg, record.args = (message.splitlines()[0] if message else message), None
+    return True
+
+
+def _report(error: BaseException) -> tuple[int, str]:
+  """(exit code, the one line to print) for an error that ended the launch."""
+  if isinstance(error, SystemExit):
+    raise error
+  try:
+    return _classify(error)
+  except Exception:  # noqa: BLE001 - e.g. the package itself failed to import: still one line
+    return 1, _unexpected(error)
+
+
+def _unexpected(error: BaseException) -> str:
+  text = " ".join(str(error).split())
+  return f"error: {type(error).__name__}: {text[:800]} (an unexpected error; run with --debug for the traceback)"
+
+
+def _classify(error: BaseException) -> tuple[int, str]:
+  from rlvr_jax.data.record_readers import DataFileError
+  from rlvr_jax.errors import ConfigError
+  from rlvr_jax.models.pretrained import CheckpointMismatchError
+  from rlvr_jax.train.checkpointing import CheckpointError
+  from rlvr_jax.train.disk_full import disk_full_error
+  from rlvr_jax.train.loop import TrainingStopped
+  from rlvr_jax.train.metrics_log import MetricsFileError
+  from rlvr_jax.train.run_dir import RunDirError
+
+  full = disk_full_error(error) if isinstance(error, Exception) else None
+  if full is not None:
+    return 4, str(full)
+  for kind, prefix in ((DataFileError, "data error"), ((RunDirError, MetricsFileError), "run directory error"),
+                       (ConfigError, "config error"), (CheckpointError, "checkpoint error"),
+                       (CheckpointMismatchError, "model error")):
+    if isinstance(error, kind):
+      return 2, f"{prefix}: {error}"
+  if isinstance(error, TrainingStopped):
+    return 3, str(error)
+  if isinstance(error, KeyboardInterrupt):
+    return 130, "interrupted: a second signal abandoned the step; the last checkpoint is the resume point"
+  return 1, _unexpected(error)
+
+
 def main(argv: list[str]) -> int:
   from absl import app, flags
   from ml_collections import config_flags
@@ -64,6 +158,7 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_bool("tpu_pod", False, "initialize jax.distributed from the TPU slice metadata")
   flags.DEFINE_bool("resume_with_changes", False, "resume a run directory whose saved config differs from this "
                     "one (the change is recorded in RUN_DIR/config_changes.jsonl)")
+  flags.DEFINE_bool("debug", False, "print the traceback of an error (by default an error is one line)")
   flags.mark_flags_as_required(["config"])
   argv = resolve_config_path(argv)
   from rlvr_jax.config.command_line import check_command_line
@@ -76,10 +171,28 @@ def main(argv: list[str]) -> int:
     return 2
 
   def run(_):
+    background = _BackgroundErrors(install=not flags.FLAGS.debug)
+    try:
+      code = _train()
+    except BaseException as e:  # noqa: BLE001 - every error becomes one line and an exit code
+      code, message = _report(e)
+      if flags.FLAGS.debug:
+        traceback.print_exc()
+      if code != 4:  # a full disk explains its writer threads' failures
+        message += background.summary()
+      print(message, file=sys.stderr, flush=True)
+      return code
+    if background.summary():
+      print(f"note:{background.summary()}", file=sys.stderr, flush=True)
+    return code
+
+  def _train() -> int:
     import jax
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
+    if not flags.FLAGS.debug:
+      logging.get_absl_handler().addFilter(_OneLineLogs())
 
     if flags.FLAGS.tpu_pod:
       jax.distributed.initialize()
@@ -87,28 +200,16 @@ def main(argv: list[str]) -> int:
       jax.distributed.initialize(coordinator_address=flags.FLAGS.coordinator_address,
                                  num_processes=flags.FLAGS.num_processes, process_id=flags.FLAGS.process_id)
     from rlvr_jax.config import validate
-    from rlvr_jax.train.checkpointing import CheckpointError
-    from rlvr_jax.train.loop import TrainingStopped, train
+    from rlvr_jax.train.loop import train
 
     try:
       spec = validate(flags.FLAGS.config, jax.device_count(), num_processes=jax.process_count())
-    except (ConfigError, ValueError) as e:
-      print(f"config error: {e}", file=sys.stderr)
-      return 2
+    except ValueError as e:  # ConfigError, and the ValueErrors of the sections' own checks
+      raise ConfigError(str(e)) from e
     if jax.process_index() == 0:
       print(f"{spec.name} ({spec.method}): {jax.process_count()} process(es), {jax.device_count()} "
             f"{jax.devices()[0].platform} device(s), run dir {spec.run_dir}", flush=True)
-    try:
-      result = train(spec, allow_config_change=flags.FLAGS.resume_with_changes)
-    except ConfigError as e:  # the run directory belongs to another config
-      print(f"config error: {e}", file=sys.stderr)
-      return 2
-    except CheckpointError as e:
-      print(f"checkpoint error: {e}", file=sys.stderr)
-      return 2
-    except TrainingStopped as e:
-      print(f"{e}", file=sys.stderr)
-      return 3
+    result = train(spec, allow_config_change=flags.FLAGS.resume_with_changes)
     if jax.process_index() == 0:
       final = {k: round(v, 4) for k, v in result.last_metrics.items()
                if k in ("reward/accuracy", "eval/accuracy", "rollout/entropy", "response/length_mean")}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ml_collections
 
-from rlvr_jax.objectives.presets import METHOD_PRESETS, method_advantage, method_preset
+from rlvr_jax.objectives.kl_reward import KLInRewardConfig
+from rlvr_jax.objectives.presets import METHOD_PRESETS, dataclass_defaults, method_advantage, method_preset
 
 
 def base_config(method: str) -> ml_collections.ConfigDict:
@@ -84,6 +85,28 @@ def base_config(method: str) -> ml_collections.ConfigDict:
     objective.setdefault(key, default)
   objective["kl"] = objective.get("kl") or {"kind": "low_var_kl", "coef": 0.0}
   c.objective = ml_collections.ConfigDict(objective)
+
+  # KL to the reference charged in the reward (verl algorithm.use_kl_in_reward), beside or instead of the
+  # objective's KL loss: token reward = score on the last token - coef * KL(old || ref) per token; the
+  # coefficient is controller state in the checkpoint (kl_in_reward/coef, kl_in_reward/kl logged).
+  c.kl_in_reward = ml_collections.ConfigDict()
+  c.kl_in_reward.enabled = False
+  for key, default in dataclass_defaults(KLInRewardConfig).items():
+    # kind: KL estimator (verl algorithm.kl_penalty); controller: fixed | adaptive (verl kl_ctrl.type);
+    # coef: initial coefficient; target_kl, horizon: the adaptive controller's (verl kl_ctrl.*)
+    c.kl_in_reward[key] = default
+
+  # PPO's critic (verl critic.*): a value model (the Qwen backbone + a scalar head) is trained when the
+  # advantage estimator reads critic values (gae, the `ppo` method); other estimators ignore this section.
+  c.critic = ml_collections.ConfigDict()
+  c.critic.path = ""               # HF directory of the value model's backbone; "" = the policy's checkpoint
+  c.critic.lr = 1e-5               # verl critic.optim.lr
+  c.critic.warmup_steps = 0        # linear lr warm-up, in optim.schedule_unit steps
+  c.critic.weight_decay = 0.01
+  c.critic.grad_clip = 1.0
+  c.critic.cliprange_value = 0.5   # clipped value loss: V may move at most this far from its rollout value
+  c.critic.loss_agg_mode = "token-mean"
+  c.critic.critic_warmup = 0       # verl trainer.critic_warmup: the first N rollout steps train only the critic
 
   c.train = ml_collections.ConfigDict()
   c.train.steps = 100              # rollout steps (verl "training steps"); 0 = until data.epochs are used up

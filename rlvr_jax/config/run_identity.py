@@ -75,13 +75,20 @@ def read_saved_config(run_dir: str) -> dict | None:
 
 
 def write_saved_config(run_dir: str, config: Mapping[str, Any]) -> None:
-  """Writes RUN_DIR/config.json atomically (a crash never leaves half a file)."""
+  """Writes RUN_DIR/config.json atomically (a crash never leaves half a file; a failed write, e.g. on a
+  full disk, removes its staging file and raises an OSError naming config.json)."""
   os.makedirs(run_dir, exist_ok=True)
+  target = os.path.join(run_dir, CONFIG_FILE)
   fd, staging = tempfile.mkstemp(dir=run_dir, prefix=".config.", suffix=".json")
-  with os.fdopen(fd, "w", encoding="utf-8") as f:
-    json.dump(plain(config), f, indent=2, sort_keys=True)
-    f.write("\n")
-  os.replace(staging, os.path.join(run_dir, CONFIG_FILE))
+  try:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+      json.dump(plain(config), f, indent=2, sort_keys=True)
+      f.write("\n")
+    os.replace(staging, target)
+  except OSError as e:
+    if os.path.exists(staging):
+      os.remove(staging)
+    raise OSError(e.errno, e.strerror, target) from e
 
 
 def check_resume(run_dir: str, config: Mapping[str, Any], *, has_checkpoint: bool, allow_changes: bool,

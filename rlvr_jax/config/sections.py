@@ -103,6 +103,29 @@ class AdvantageSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class CriticSpec:
+  """PPO's value model, built when the advantage estimator reads critic values (gae), as verl builds a
+  critic when `adv_estimator=gae`.
+
+  Attributes:
+    path: HF directory of the value model's backbone; "" = the policy's starting checkpoint.
+    architecture: the backbone's `QwenConfig` (path's config.json, or the policy's).
+    optim: its optimizer: lr, warm-up, weight decay and clipping from the critic section, the rest
+      (betas, eps, schedule and its unit, skip limit) from `optim`.
+    cliprange_value: c of the clipped value loss (verl critic.cliprange_value).
+    loss_agg_mode: aggregation of the value loss (verl critic.loss_agg_mode).
+    critic_warmup: the first N rollout steps update only the critic (verl trainer.critic_warmup).
+  """
+
+  path: str
+  architecture: QwenConfig
+  optim: OptimConfig
+  cliprange_value: float
+  loss_agg_mode: str
+  critic_warmup: int
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainSpec:
   """Attributes mirror the `train` section (run_dir resolved on `RunSpec`).
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from rlvr_jax.config.sections import (AdvantageSpec, CheckpointConfig, DataSpec, EvalSpec, LogSpec, ModelSpec,
-                                      OptimConfig, RewardSpec, RolloutSpec, TrainSpec)
+from rlvr_jax.config.sections import (AdvantageSpec, CheckpointConfig, CriticSpec, DataSpec, EvalSpec, LogSpec,
+                                      ModelSpec, OptimConfig, RewardSpec, RolloutSpec, TrainSpec)
 from rlvr_jax.data.text_codec import TextCodec
 from rlvr_jax.diagnostics import DiagnosticsConfig
 from rlvr_jax.embedded import EmbeddedPolicy
 from rlvr_jax.objectives import Objective
+from rlvr_jax.objectives.kl_reward import KLInRewardConfig
 from rlvr_jax.sharding import MeshConfig
 
 
@@ -25,6 +26,8 @@ class RunSpec:
       the sections, typed.
     diagnostics: the entropy diagnostics' settings, or None when off.
     warm_start: the embedded default's warm-started policy, or None when model.path is given.
+    critic: PPO's value model and its optimizer, or None when the estimator reads no critic values.
+    kl_in_reward: KL charged in the reward and its controller (verl use_kl_in_reward), or None when off.
     resolved: the whole config as plain data: written to RUN_DIR/config.json, compared on resume.
   """
 
@@ -47,6 +50,8 @@ class RunSpec:
   warm_start: EmbeddedPolicy | None
   log: LogSpec
   resolved: Mapping[str, Any]
+  critic: CriticSpec | None = None
+  kl_in_reward: KLInRewardConfig | None = None
 
   @property
   def embedded_default(self) -> bool:

@@ -9,6 +9,7 @@ stop tokens, vocabulary size, chat template). A table of every error and its mes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import Any
@@ -18,9 +19,11 @@ import jax.numpy as jnp
 import ml_collections
 
 from rlvr_jax import sharding
-from rlvr_jax.config.paths import check_data_files, check_hf_directory, require
-from rlvr_jax.config.sections import (GEN_CAP_MODES, SCHEDULE_UNITS, AdvantageSpec, CheckpointConfig, DataSpec,
-                                      EvalSpec, LogSpec, ModelSpec, OptimConfig, RewardSpec, RolloutSpec, TrainSpec)
+from rlvr_jax.config.paths import (check_data_files, check_hf_directory, check_run_dir, check_sandbox_python,
+                                    require)
+from rlvr_jax.config.sections import (GEN_CAP_MODES, SCHEDULE_UNITS, AdvantageSpec, CheckpointConfig, CriticSpec,
+                                      DataSpec, EvalSpec, LogSpec, ModelSpec, OptimConfig, RewardSpec, RolloutSpec,
+                                      TrainSpec)
 from rlvr_jax.config.spec import RunSpec
 from rlvr_jax.data.templates import TEMPLATES
 from rlvr_jax.data.text_codec import TextCodec
@@ -33,6 +36,8 @@ from rlvr_jax.models.config import PRESETS, QwenConfig
 from rlvr_jax.models.precision import DTYPES
 from rlvr_jax.objectives import build_objective
 from rlvr_jax.objectives.advantages import ADVANTAGE_ESTIMATORS, compute_advantages
+from rlvr_jax.objectives.aggregation import AGGREGATION_MODES
+from rlvr_jax.objectives.kl_reward import KLInRewardConfig
 from rlvr_jax.objectives.presets import METHOD_PRESETS
 from rlvr_jax.rewards import REWARDS, RewardConfig
 from rlvr_jax.rewards.code import SandboxConfig
@@ -84,6 +89,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
   except ValueError as e:
     raise ConfigError(f"objective: {e}") from None
   optim = _optim(c, train)
+  critic = _critic(c, train, model, optim)
+  kl_in_reward = _kl_in_reward(c)
   try:
     checkpoint = CheckpointConfig(**c.checkpoint.to_dict())
     mesh = sharding.MeshConfig(**c.mesh.to_dict())
@@ -93,8 +100,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
   _check_batch_split(c, mesh_shape, num_processes or jax.process_count())
   evaluation = _eval(c)
   run_dir = c.train.run_dir or os.path.join("runs", c.name)
-  require(not os.path.exists(run_dir) or os.path.isdir(run_dir),
-          f"train.run_dir={run_dir!r} exists and is not a directory")
+  check_run_dir(run_dir)
   diagnostics = _diagnostics(c, run_dir)
   warm_start = _warm_start(c)
   _check_context(c, model.architecture)
@@ -108,7 +114,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
   return RunSpec(name=c.name, method=c.method, run_dir=run_dir, model=model, codec=codec, data=data,
                  rollout=rollout, reward=reward, advantage=advantage, objective=objective, train=train, optim=optim,
                  checkpoint=checkpoint, mesh=mesh, eval=evaluation, diagnostics=diagnostics, warm_start=warm_start,
-                 log=LogSpec(tensorboard=bool(c.log.tensorboard)), resolved=c.to_dict())
+                 log=LogSpec(tensorboard=bool(c.log.tensorboard)), resolved=c.to_dict(), critic=critic,
+                 kl_in_reward=kl_in_reward)
 
 
 def _model(c: ml_collections.ConfigDict, platform: str) -> ModelSpec:
@@ -170,10 +177,11 @@ def _data(c: ml_collections.ConfigDict) -> DataSpec:
   d = c.data
   require(d.builtin_task in BUILTIN_TASKS,
           f"data.builtin_task={d.builtin_task!r}; known: {', '.join(BUILTIN_TASKS.names())}")
-  check_data_files("data.train_files", d.train_files)
-  check_data_files("data.eval_files", d.eval_files)
   for name in ("question_field", "answer_field"):
     require(isinstance(d[name], str) and bool(d[name].strip()), f"data.{name}={d[name]!r} must name a field")
+  fields = dict(question_fields=tuple(f for f in d.question_field.split(",") if f), answer_field=d.answer_field)
+  check_data_files("data.train_files", d.train_files, **fields)
+  check_data_files("data.eval_files", d.eval_files, **fields)
   require(d.template in TEMPLATES, f"data.template={d.template!r}; known: {', '.join(TEMPLATES.names())}")
   for name in ("max_prompt_length", "epochs"):
     require(_is_int(d[name], 1), f"data.{name}={d[name]!r} must be an int >= 1")
@@ -220,10 +228,15 @@ def _advantage(c: ml_collections.ConfigDict) -> AdvantageSpec:
                       f"got {c.rollout.num_samples}")
   hparams = c.advantage.hparams.to_dict()
   rows = 2 * c.rollout.num_samples
+  spec = ADVANTAGE_ESTIMATORS.get(name)
+  # Every data input the estimator reads, as the trainer makes it (greedy baselines, critic values, ...).
+  inputs = {key: jax.ShapeDtypeStruct((rows,) if key in ("correct", "baseline_rewards") else (rows, 4),
+                                      jnp.bool_ if key == "correct" else jnp.float32)
+            for key in ("correct",) + spec.inputs + spec.optional_inputs}
   try:
-    jax.eval_shape(lambda r, m, g, ok: compute_advantages(name, r, m, g, correct=ok, **hparams),
+    jax.eval_shape(lambda r, m, g, data: compute_advantages(name, r, m, g, **data, **hparams),
                    jax.ShapeDtypeStruct((rows,), jnp.float32), jax.ShapeDtypeStruct((rows, 4), jnp.bool_),
-                   jax.ShapeDtypeStruct((rows,), jnp.int32), jax.ShapeDtypeStruct((rows,), jnp.bool_))
+                   jax.ShapeDtypeStruct((rows,), jnp.int32), inputs)
   except (ValueError, TypeError) as e:
     raise ConfigError(f"advantage.hparams={hparams!r}: {e}") from None
   return AdvantageSpec(estimator=name, hparams=hparams)
@@ -254,6 +267,7 @@ def _reward(c: ml_collections.ConfigDict) -> RewardSpec:
                             cgroup_parent=s.cgroup_parent or None)
   except ValueError as e:
     raise ConfigError(f"reward.sandbox: {e}") from None
+  check_sandbox_python(r.name, s.python)
   return RewardSpec(name=r.name, values=values, sandbox=sandbox)
 
 
@@ -272,6 +286,57 @@ def _optim(c: ml_collections.ConfigDict, train: TrainSpec) -> OptimConfig:
     return OptimConfig(total_steps=max(train.steps, 1), updates_per_rollout=train.updates_per_step, **o.to_dict())
   except (TypeError, ValueError) as e:
     raise ConfigError(str(e)) from None
+
+
+def _critic(c: ml_collections.ConfigDict, train: TrainSpec, model: ModelSpec, optim: OptimConfig) -> CriticSpec | None:
+  """The value model's section, when the estimator reads critic values; its values are checked either
+  way, and a critic.path given to an estimator without a critic is an error rather than ignored."""
+  k = c.critic
+  require(_is_number(k.lr) and k.lr > 0, f"critic.lr={k.lr!r} must be a finite number > 0")
+  require(_is_int(k.warmup_steps, 0), f"critic.warmup_steps={k.warmup_steps!r} must be an int >= 0")
+  for name in ("weight_decay", "grad_clip"):
+    require(_is_number(k[name]) and k[name] >= 0, f"critic.{name}={k[name]!r} must be a finite number >= 0")
+  require(_is_number(k.cliprange_value) and k.cliprange_value > 0,
+          f"critic.cliprange_value={k.cliprange_value!r} must be a finite number > 0")
+  require(k.loss_agg_mode in AGGREGATION_MODES,
+          f"critic.loss_agg_mode={k.loss_agg_mode!r}; known: {', '.join(AGGREGATION_MODES)}")
+  require(_is_int(k.critic_warmup, 0), f"critic.critic_warmup={k.critic_warmup!r} must be an int >= 0 "
+                                       f"(rollout steps that train only the critic)")
+  require(isinstance(k.path, str), f"critic.path={k.path!r} must be a directory name (\"\" = the policy's)")
+  # verl builds a critic for adv_estimator=gae; here, for any estimator that requires critic values (the
+  # trainer's `advantage_inputs.estimator_needs` reads the same declaration).
+  if "values" not in ADVANTAGE_ESTIMATORS.get(c.advantage.estimator).inputs:
+    require(not k.path, f"critic.path={k.path!r} is set but advantage.estimator={c.advantage.estimator!r} reads no "
+                        f"critic values (a critic is trained for estimators that do: gae, the 'ppo' method)")
+    return None
+  architecture = check_hf_directory(k.path, field="critic.path") if k.path else model.architecture
+  require(architecture.vocab_size >= model.architecture.vocab_size,
+          f"critic.path={k.path!r}: its vocabulary ({architecture.vocab_size}) is smaller than the policy's "
+          f"({model.architecture.vocab_size}), so it cannot read every token the policy samples")
+  total = c.data.max_prompt_length + c.rollout.max_new_tokens
+  require(total <= architecture.max_position_embeddings,
+          f"data.max_prompt_length + rollout.max_new_tokens = {total} exceeds the critic's max_position_embeddings="
+          f"{architecture.max_position_embeddings} (critic.path={k.path!r})")
+  try:
+    critic_optim = dataclasses.replace(optim, lr=k.lr, warmup_steps=k.warmup_steps, weight_decay=k.weight_decay,
+                                       grad_clip=k.grad_clip)
+  except (TypeError, ValueError) as e:
+    raise ConfigError(f"critic: {e}") from None
+  return CriticSpec(path=k.path, architecture=architecture, optim=critic_optim,
+                    cliprange_value=float(k.cliprange_value), loss_agg_mode=k.loss_agg_mode,
+                    critic_warmup=k.critic_warmup)
+
+
+def _kl_in_reward(c: ml_collections.ConfigDict) -> KLInRewardConfig | None:
+  """The in-reward KL settings (checked even when off, so a typo does not wait for the day it is enabled)."""
+  k = c.kl_in_reward
+  require(isinstance(k.enabled, bool), f"kl_in_reward.enabled={k.enabled!r} must be True or False")
+  values = {key: value for key, value in k.to_dict().items() if key != "enabled"}
+  try:
+    config = KLInRewardConfig.from_mapping(values)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
+  return config if k.enabled else None
 
 
 def _check_batch_split(c: ml_collections.ConfigDict, mesh_shape: tuple[int, int, int], num_processes: int) -> None:

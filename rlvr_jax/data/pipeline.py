@@ -5,6 +5,11 @@ Prompts are tokenized once, eagerly, so over-long prompts are dropped (and count
 dataset's length is fixed; after that everything is index arithmetic in a grain `MapDataset`, which is
 what makes the iterator state a single integer that restores exactly.
 
+Before any tokenizing, a question is measured in bytes: one longer than data.max_prompt_length x twice the
+tokenizer's longest token (in UTF-8 bytes) cannot fit, so it is dropped and counted as too long without
+being tokenized (a 5 MB question used to cost the tokenizer 2 GB); rows longer than that plus
+`ROW_EXTRA_BYTES` are never even read whole, and are malformed rows (`row_limits`).
+
 Host sharding: global batch k holds elements [k P, (k + 1) P) of the shuffled, repeated stream
 (P = prompts_per_step); host h of n takes the ones with index = h (mod n), so position i of its local
 batch is position h + n i of the global batch. The saved state (the batch counter) is therefore the same
@@ -24,8 +29,13 @@ from typing import Any, Sequence
 import grain
 import numpy as np
 
+from rlvr_jax.data.record_readers import DataFileError, RowLimit, utf8_size
 from rlvr_jax.data.sources import LoadCounts, PromptRow, load_rows
 from rlvr_jax.data.templates import TEMPLATES, Question, render_prompt
+
+# Bytes a row may hold besides its prompt: the answer (a code reward's test cases run to megabytes), ids
+# and metadata fields. A row over the prompt's bound plus this is an oversized row (`row_limits`).
+ROW_EXTRA_BYTES = 16 << 20
 
 _STATE_VERSION = 1
 
@@ -118,14 +128,51 @@ def prompt_bucket(length: int, *, max_prompt_length: int, min_bucket: int = 16) 
   return min(bucket, max_prompt_length)
 
 
+def token_byte_bound(tokenizer: Any) -> int:
+  """Bytes one token can stand for, at most: twice the tokenizer's longest vocabulary entry in UTF-8 (a
+  byte-level BPE entry spells each byte as one character of up to 2 bytes, so the entry itself already
+  bounds the text; the factor 2 leaves room for Unicode normalization)."""
+  return 2 * max((len(token.encode("utf-8")) for token in tokenizer.get_vocab()), default=1)
+
+
+def row_limits(max_prompt_length: int, tokenizer: Any) -> tuple[int, RowLimit]:
+  """(prompt bytes, row limit): a question over `prompt bytes` has more than max_prompt_length tokens
+  whatever its text; a row over the limit is an oversized row (an error naming it, or skipped and
+  counted under data.skip_malformed)."""
+  per_token = token_byte_bound(tokenizer)
+  prompt_bytes = max_prompt_length * per_token
+  return prompt_bytes, RowLimit(prompt_bytes + ROW_EXTRA_BYTES, (
+      f"data.max_prompt_length={max_prompt_length} tokens x {per_token} bytes, twice the tokenizer's longest "
+      f"token, + {ROW_EXTRA_BYTES >> 20} MiB for the answer and other fields"))
+
+
+def question_bytes(question: Question) -> int:
+  """The UTF-8 size of a question's text (of every message's content for chat messages)."""
+  if isinstance(question, str):
+    return utf8_size(question)
+  return sum(utf8_size(str(m.get("content", ""))) for m in question)
+
+
 def tokenize_prompts(rows: Sequence[PromptRow], tokenizer: Any, *, template: str, max_prompt_length: int,
-                     counts: LoadCounts | None = None) -> list[TokenizedPrompt]:
-  """Templates and tokenizes `rows`; drops (and counts in `counts.too_long`) prompts over the limit."""
+                     counts: LoadCounts | None = None, prompt_bytes: int | None = None) -> list[TokenizedPrompt]:
+  """Templates and tokenizes `rows`; drops (and counts in `counts.too_long`) prompts over the limit.
+
+  `prompt_bytes` (default: from `row_limits`): questions longer than this in bytes are dropped as too
+  long before they are templated or tokenized.
+  """
   counts = counts if counts is not None else LoadCounts()
-  texts = [render_prompt(template, row.question, tokenizer) for row in rows]
+  if prompt_bytes is None:
+    prompt_bytes, _ = row_limits(max_prompt_length, tokenizer)
+  fitting = []
+  for row in rows:
+    if question_bytes(row.question) > prompt_bytes:
+      counts.too_long += 1
+    else:
+      fitting.append(row)
+  texts = [render_prompt(template, row.question, tokenizer) for row in fitting]
   token_lists = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
   prompts = []
-  for row, tokens in zip(rows, token_lists):
+  for row, tokens in zip(fitting, token_lists):
     if len(tokens) > max_prompt_length:
       counts.too_long += 1
       continue
@@ -172,12 +219,12 @@ class PromptIterator:
       raise ValueError(f"data.prompts_per_step={config.prompts_per_step} is not divisible by "
                        f"process_count={process_count} (each host loads an equal share)")
     if not prompts:
-      raise ValueError(f"no prompts left in {', '.join(config.files)} (counts: "
+      raise DataFileError(f"no prompts left in {', '.join(config.files)} (counts: "
                        f"{(counts or LoadCounts()).as_dict()}); check the fields and data.max_prompt_length="
                        f"{config.max_prompt_length}")
     total = len(prompts) * config.epochs if config.epochs is not None else None
     if config.drop_remainder and total is not None and total < config.prompts_per_step:
-      raise ValueError(f"{len(prompts)} prompts x data.epochs={config.epochs} do not fill one batch of "
+      raise DataFileError(f"{len(prompts)} prompts x data.epochs={config.epochs} do not fill one batch of "
                        f"data.prompts_per_step={config.prompts_per_step}")
     self.config = config
     self.counts = counts if counts is not None else LoadCounts(kept=len(prompts))
@@ -234,7 +281,7 @@ class PromptIterator:
     if not isinstance(state, dict) or state.get("version") != _STATE_VERSION or "grain" not in state:
       raise ValueError(f"not a prompt iterator state (version {_STATE_VERSION}): {state!r}")
     if state.get("fingerprint") != self._fingerprint:
-      raise ValueError(f"data iterator state was saved for different data or settings: saved "
+      raise DataFileError(f"data iterator state was saved for different data or settings: saved "
                        f"{state.get('fingerprint')}, now {self._fingerprint}")
     self._iterator.set_state(state["grain"])
 
@@ -242,10 +289,11 @@ class PromptIterator:
 def load_prompts(config: PromptDataConfig, tokenizer: Any) -> tuple[list[TokenizedPrompt], LoadCounts]:
   """Reads, validates, templates and tokenizes the prompts of `config.files`."""
   counts = LoadCounts()
+  prompt_bytes, row_limit = row_limits(config.max_prompt_length, tokenizer)
   rows = load_rows(config.files, question_field=config.question_field, answer_field=config.answer_field,
-                   skip_malformed=config.skip_malformed, counts=counts)
+                   skip_malformed=config.skip_malformed, counts=counts, row_limit=row_limit)
   prompts = tokenize_prompts(rows, tokenizer, template=config.template,
-                             max_prompt_length=config.max_prompt_length, counts=counts)
+                             max_prompt_length=config.max_prompt_length, counts=counts, prompt_bytes=prompt_bytes)
   return prompts, counts
 
 

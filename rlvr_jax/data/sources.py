@@ -1,17 +1,24 @@
 """Reading prompt rows from local JSONL / Parquet files, with row validation.
 
 A malformed row either stops the run with the file and line that caused it (the default: a silently
-shrinking dataset hides data bugs), or is skipped and counted when the config asks for it.
+shrinking dataset hides data bugs), or is skipped and counted when the config asks for it. Malformed:
+not an object, no (or a null, empty or non-text) question, no usable answer, invalid JSON, not UTF-8,
+or over the row limit in bytes. Files are read record by record in bounded memory
+(`rlvr_jax.data.record_readers`); a file without a single record is an error either way.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Any, Iterator, Sequence
 
+from rlvr_jax.data.record_readers import DataFileError, RowLimit, read_records
 from rlvr_jax.data.templates import Question
+
+# What load_rows allows a row when its caller gives no limit (the pipeline derives one from
+# data.max_prompt_length: `rlvr_jax.data.pipeline.row_limits`).
+DEFAULT_ROW_LIMIT = RowLimit(32 << 20, "load_rows' default")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,59 +105,38 @@ def _validate(record: Any, question_fields: Sequence[str], answer_field: str) ->
   return question, answer
 
 
-def _jsonl_records(path: str) -> Iterator[tuple[str, Any]]:
-  """(where, record) per non-blank line; a line that is not JSON yields (where, the decode error)."""
-  with open(path, encoding="utf-8") as f:
-    for line_number, line in enumerate(f, start=1):
-      if not line.strip():
-        continue
-      where = f"{path}:{line_number}"
-      try:
-        yield where, json.loads(line)
-      except json.JSONDecodeError as e:
-        yield where, ValueError(f"invalid JSON ({e.msg} at column {e.colno})")
-
-
-def _parquet_records(path: str) -> Iterator[tuple[str, Any]]:
-  try:
-    import pyarrow.parquet as pq  # optional dependency, only needed for Parquet files
-  except ImportError:
-    raise ImportError(f"reading {path} needs pyarrow, which is not installed; `pip install pyarrow` "
-                      "or convert the file to JSONL") from None
-  for index, record in enumerate(pq.read_table(path).to_pylist()):
-    yield f"{path}:row {index}", record
-
-
-def _records(path: str) -> Iterator[tuple[str, Any]]:
+def _records(path: str, limit: RowLimit, columns: Sequence[str]) -> Iterator[tuple[str, Any]]:
   if not os.path.exists(path):
     raise FileNotFoundError(f"data file {path!r} does not exist")
-  if path.endswith((".jsonl", ".json")):
-    return _jsonl_records(path)
-  if path.endswith(".parquet"):
-    return _parquet_records(path)
-  raise ValueError(f"data file {path!r}: unsupported extension; use .jsonl or .parquet")
+  if not path.endswith((".jsonl", ".json", ".parquet")):
+    raise DataFileError(f"data file {path!r}: unsupported extension; use .jsonl, .json or .parquet")
+  return read_records(path, limit, columns=columns)
 
 
 def load_rows(files: Sequence[str], *, question_field: str | Sequence[str] = "question",
               answer_field: str = "answer", skip_malformed: bool = False,
-              counts: LoadCounts | None = None) -> list[PromptRow]:
+              counts: LoadCounts | None = None, row_limit: RowLimit = DEFAULT_ROW_LIMIT) -> list[PromptRow]:
   """Valid rows of `files`, in file order.
 
   Args:
     question_field: a field name, or names tried in order (the first present is used).
-    skip_malformed: False raises ValueError("file:line: row has no field 'answer'") at the first bad
+    skip_malformed: False raises DataFileError("file:line: row has no field 'answer'") at the first bad
       row; True skips bad rows and counts them in `counts.malformed`.
     counts: updated in place (records, malformed).
+    row_limit: the most bytes a row may take (a longer JSONL line is never read whole).
   """
   if isinstance(files, str):
     files = [files]
   if not files:
     raise ValueError("data files: the list is empty")
   question_fields = (question_field,) if isinstance(question_field, str) else tuple(question_field)
+  columns = [field.split(".")[0] for field in (*question_fields, answer_field)]
   counts = counts if counts is not None else LoadCounts()
   rows: list[PromptRow] = []
   for path in files:
-    for where, record in _records(os.fspath(path)):
+    path = os.fspath(path)
+    first = counts.records
+    for where, record in _records(path, row_limit, columns):
       row_id = counts.records
       counts.records += 1
       try:
@@ -159,8 +145,10 @@ def load_rows(files: Sequence[str], *, question_field: str | Sequence[str] = "qu
         question, answer = _validate(record, question_fields, answer_field)
       except ValueError as e:
         if not skip_malformed:
-          raise ValueError(f"{where}: {e}") from None
+          raise DataFileError(f"{where}: {e}") from None
         counts.malformed += 1
         continue
       rows.append(PromptRow(question=question, answer=answer, row_id=row_id, where=where))
+    if counts.records == first:
+      raise DataFileError(f"data file {path!r} has no rows (it is empty or holds only whitespace)")
   return rows

@@ -160,6 +160,17 @@ def stored_dtype(path: str) -> str:
   return floating[0]
 
 
+def header_shapes(files: dict[str, str]) -> dict[str, tuple[int, ...]]:
+  """HF tensor name -> shape, from the safetensors headers of `checkpoint_files` (no tensor is read)."""
+  from safetensors import safe_open
+
+  shapes = {}
+  for file in sorted(set(files.values())):
+    with safe_open(file, framework="np") as f:
+      shapes.update({name: tuple(f.get_slice(name).get_shape()) for name in f.keys() if files.get(name) == file})
+  return shapes
+
+
 class TensorReader:
   """Reads one tensor at a time from a (possibly sharded) safetensors checkpoint, keeping files open."""
 

@@ -3,7 +3,10 @@
 Loading reads one tensor at a time and places it straight into its sharded layout with
 `jax.make_array_from_callback` (each process materializes only the shards its devices hold), so the
 host never holds more than one full tensor. Every expected weight is checked before it is placed: a
-missing tensor, an unexpected one or a shape that disagrees with `config.json` raises naming it.
+missing tensor, an unexpected one or a shape that disagrees with `config.json` raises naming it
+(`rlvr_jax.config.validate` runs the same check on the headers, `expected_hf_shapes`, before any load),
+and so does a tensor holding NaN or inf (`NonFiniteWeightsError`): a policy of NaN weights would only
+skip every update and export NaN again.
 
 Scanned layers (`scan_layers=True`) store each block parameter as one [L, ...] array. Loading places a
 sharded [L, ...] buffer and writes layer after layer into it in place (one HF tensor on the host at a
@@ -12,6 +15,7 @@ time, one layer of it in flight on the devices); saving slices one layer at a ti
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -35,6 +39,37 @@ from flax import nnx
 
 class CheckpointMismatchError(ValueError):
   """The checkpoint's tensors do not match what its config.json describes."""
+
+
+class NonFiniteWeightsError(CheckpointMismatchError):
+  """A checkpoint tensor holds NaN or inf; the message names the tensor and the count."""
+
+
+def expected_hf_shapes(config: QwenConfig) -> dict[str, tuple[int, ...]]:
+  """HF tensor name -> the shape `config` implies, for every tensor the model loads. Built from an
+  abstract one-layer model (no allocation, milliseconds at any size) and repeated per layer."""
+  _, state = nnx.split(abstract_model(dataclasses.replace(config, num_layers=1)))
+  shapes = {}
+  for flat_path, variable in nnx.to_flat_state(state):
+    name, rule = hf_weights.hf_name(".".join(str(p) for p in flat_path))
+    shape = rule.hf_shape(tuple(variable.shape))
+    if ".layers.0." in name:
+      shapes.update({name.replace(".layers.0.", f".layers.{layer}.", 1): shape for layer in range(config.num_layers)})
+    else:
+      shapes[name] = shape
+  return shapes
+
+
+def check_finite(name: str, array: np.ndarray, path: str) -> None:
+  """Raises NonFiniteWeightsError naming the tensor if `array` holds NaN or inf. A float64 sum is finite
+  exactly when every element is (no float32 / bfloat16 tensor can overflow it), and numpy casts in
+  buffered chunks, so no tensor-sized temporary is made unless the check fails."""
+  if not np.isfinite(np.sum(array, dtype=np.float64)):
+    finite = np.isfinite(array)
+    nans = int(np.isnan(array).sum())
+    raise NonFiniteWeightsError(
+        f"{path}: weight {name!r} holds non-finite values ({nans} NaN, {int(finite.size - finite.sum()) - nans} inf "
+        f"of {array.size}); the checkpoint is damaged or was exported from a diverged run")
 
 
 def load_pretrained(path: str | os.PathLike, *, dtype=jnp.bfloat16, param_dtype=None, mesh: Mesh | None = None,
@@ -67,6 +102,7 @@ def load_pretrained(path: str | os.PathLike, *, dtype=jnp.bfloat16, param_dtype=
       array = rule.to_flax(reader.read(name), shape, name)
     except ValueError as e:
       raise CheckpointMismatchError(f"{path}: {e}") from None
+    check_finite(name, array, path)
     array = array.astype(param_dtype)
     if sharding is None:
       return jax.device_put(array)
@@ -100,9 +136,7 @@ def _write_layer(stacked: jax.Array, layer_array: jax.Array, layer: int) -> jax.
 
 
 def _check_names(config: QwenConfig, files: dict[str, str], path: str) -> None:
-  _, abstract_state = nnx.split(abstract_model(config))
-  expected = {hf_weights.hf_name(".".join(str(p) for p in flat_path))[0]
-              for flat_path, _ in nnx.to_flat_state(abstract_state)}
+  expected = set(expected_hf_shapes(config))
   missing = sorted(expected - set(files))
   if missing:
     more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""

@@ -2,10 +2,12 @@
 
   Set-up     mesh, run directory (identity check against its saved config), checkpoints
   Data       prompt pipeline (built-in task files for the embedded default), restored position
-  Model      the policy (embedded default warm-started and cached, or model.path), float32 master weights
+  Model      the policy (embedded default warm-started and cached, or model.path), float32 master weights;
+             PPO's value model (critic.path, or the policy's checkpoint) when the estimator reads values
   Programs   sampler, scoring pass, update step, schedules (`rlvr_jax.train.programs`); train state
-  Loop body  rollout -> update (mini-batches x ppo_epochs) -> schedules -> bookkeeping (eval, logs,
-             checkpoints, exports)
+  Loop body  rollout -> update (critic, then actor after critic.critic_warmup steps; mini-batches x
+             ppo_epochs) -> schedules (transform states, the in-reward KL coefficient) -> bookkeeping
+             (eval, logs, checkpoints, exports)
 
 Faults (docs/reliability.md):
   - SIGTERM / SIGINT (TPU preemption): the current step finishes, a checkpoint is written, and `train`
@@ -46,25 +48,33 @@ from rlvr_jax import models, sharding
 from rlvr_jax.config import run_identity
 from rlvr_jax.config.spec import RunSpec
 from rlvr_jax.data import TextCodec, prompt_pipeline
+from rlvr_jax.data.record_readers import DataFileError
 from rlvr_jax.diagnostics import Diagnostics, training_clip_range
 from rlvr_jax.embedded import data_files as builtin_data_files
 from rlvr_jax.embedded import ensure_policy
+from rlvr_jax.eval.benchmarks import load_benchmarks
 from rlvr_jax.models import hf_weights
 from rlvr_jax.models.precision import cast_params
 from rlvr_jax.objectives.transforms import TrainingProgress
+from rlvr_jax.train.advantage_inputs import estimator_needs
 from rlvr_jax.train.checkpointing import RunCheckpoints
+from rlvr_jax.train.critic_update import create_critic_state
+from rlvr_jax.train.disk_full import staged_directory
 from rlvr_jax.train.evaluation import build_evaluator
 from rlvr_jax.train.global_prompts import GlobalPromptBatches
 from rlvr_jax.train.metrics_log import MetricsLogger
 from rlvr_jax.train.optimizer import learning_rate, make_optimizer
 from rlvr_jax.train.programs import Programs, build_programs
 from rlvr_jax.train.rollout import RolloutConfig, collect_rollout
+from rlvr_jax.train.run_dir import RunDirectory, checkpoint_estimate
 from rlvr_jax.train.run_reward import build_run_reward
 from rlvr_jax.train.shaping import GenerationCapReached
 from rlvr_jax.train.state import TrainState, create_train_state
+from rlvr_jax.train.value_model import load_value_model
 
 # Update metrics that are counters: logged as their value after the step's last update.
-_LAST_VALUE_METRICS = ("actor/consecutive_skips", "actor/skipped_total")
+_LAST_VALUE_METRICS = ("actor/consecutive_skips", "actor/skipped_total", "critic/consecutive_skips",
+                       "critic/skipped_total")
 
 _T = TypeVar("_T")
 
@@ -117,8 +127,17 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
   """Runs (or resumes) the run described by `spec`; `devices` defaults to every device of every process.
 
   Raises `run_identity.ConfigMismatchError` (before anything is built) when the run directory holds a
-  checkpoint of another config, unless `allow_config_change`; `TrainingStopped` as described above.
+  checkpoint of another config, unless `allow_config_change`; `RunDirError` / `RunDirBusy` when the run
+  directory is unusable or another run holds it; `DiskFullError` when a write finds the disk full (with
+  the last committed checkpoint, the partial one removed); `TrainingStopped` as described above.
   """
+  # The run directory first: checked, locked for the run's life (`rlvr_jax.train.run_dir`).
+  with RunDirectory(spec.run_dir, process_index=jax.process_index(), process_count=jax.process_count(),
+                    checkpoint_bytes=checkpoint_estimate(spec.model.architecture)):
+    return _train(spec, devices, allow_config_change=allow_config_change)
+
+
+def _train(spec: RunSpec, devices: list | None, *, allow_config_change: bool) -> TrainResult:
   # ---- Set-up: mesh, run identity, checkpoints. Everything that can fail on user input runs before the
   # warm start, the weight load and any compile. ----
   mesh = sharding.make_mesh(spec.mesh, devices)
@@ -140,26 +159,38 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
   if saved_data_state is not None:
     train_data.restore(saved_data_state)
   _print_data_counts(spec, train_data, train_files)
+  _read_eval_data(spec, heldout_files)
   total_steps = spec.train.steps or train_data.local.num_batches  # 0 = until data.epochs are used up
-  optim = dataclasses.replace(spec.optim, total_steps=(
-      total_steps if spec.optim.schedule_unit == "rollout" else total_steps * spec.train.updates_per_step))
+  optim = _with_total_steps(spec, spec.optim, total_steps)
+  critic_optim = _with_total_steps(spec, spec.critic.optim, total_steps) if spec.critic is not None else None
 
   # ---- Model: float32 master weights whatever the compute dtype; exports write the dtype the starting
   # checkpoint was stored in. ----
   model_dir = (_process_zero_first("embedded policy", lambda: ensure_policy(spec.warm_start))
                if spec.warm_start is not None else spec.model.path)
+  build_options = dict(scan_layers=spec.model.scan_layers, attention=spec.model.attention,
+                       platform=mesh.devices.flat[0].platform)
   model = models.load_pretrained(model_dir, dtype=spec.model.dtype, param_dtype=jnp.float32, mesh=mesh,
-                                 scan_layers=spec.model.scan_layers, attention=spec.model.attention,
-                                 platform=mesh.devices.flat[0].platform)
+                                 **build_options)
   export_dtype = hf_weights.stored_dtype(model_dir)
+  critic_model = (load_value_model(spec.critic.path or model_dir, dtype=spec.model.dtype, mesh=mesh,
+                                   seed=spec.train.seed, **build_options) if spec.critic is not None else None)
 
-  # ---- Programs and train state ----
+  # ---- Programs and train state (the critic and the in-reward KL coefficient are part of it) ----
   tx = make_optimizer(optim)
-  graphdef, state = create_train_state(model, tx, spec.objective.init_state(), seed=spec.train.seed)
+  critic_graphdef = critic_tx = critic_state = None
+  if critic_model is not None:
+    critic_tx = make_optimizer(critic_optim)
+    critic_graphdef, critic_state = create_critic_state(critic_model, critic_tx)
+  graphdef, state = create_train_state(
+      model, tx, spec.objective.init_state(), seed=spec.train.seed, critic=critic_state,
+      kl_controller=spec.kl_in_reward.init_state() if spec.kl_in_reward is not None else None)
   state = _replicate_unsharded(state, mesh)
-  programs = build_programs(spec, graphdef, mesh, tx, jax.tree.map(lambda x: x.sharding, state))
+  programs = build_programs(spec, graphdef, mesh, tx, jax.tree.map(lambda x: x.sharding, state),
+                            critic_graphdef=critic_graphdef, critic_tx=critic_tx)
   ref_params = None
-  if spec.objective.config.kl is not None:  # frozen copy of the initial policy, kept in the compute dtype
+  if spec.objective.config.kl is not None or spec.kl_in_reward is not None:
+    # A frozen copy of the initial policy, kept in the compute dtype (KL loss and / or KL in the reward).
     ref_params = jax.tree.map(jnp.copy, cast_params(state.params, spec.model.dtype))
   reward = build_run_reward(spec.reward)
   # Every process runs the (collective) evaluation; only process 0 writes its reports.
@@ -187,13 +218,15 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
         t0 = time.monotonic()
         step_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
 
-        # Rollout: sample with the live parameters, score, shape, advantages, old / reference log-probs.
+        # Rollout: sample with the live parameters, score, shape, old / reference log-probs, values,
+        # advantages.
         try:
           batch, metrics, outcomes = collect_rollout(
               config=rollout_config, prompt_batches=train_data,
               generate_fn=lambda *args: programs.generate(state.params, *args), score_texts=reward,
-              decode=spec.codec.decode, scoring_fn=programs.score, params=state.params, ref_params=ref_params,
-              key=jax.random.fold_in(step_key, KeyStream.ROLLOUT), place=place)
+              decode=spec.codec.decode, scoring_fn=programs.score_old, ref_scoring_fn=programs.score,
+              params=state.params, ref_params=ref_params, key=jax.random.fold_in(step_key, KeyStream.ROLLOUT),
+              place=place, **_rollout_extras(programs, state))
         except StopIteration:
           exhausted = True
           if jax.process_index() == 0:
@@ -207,24 +240,32 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
           raise TrainingStopped(f"training stopped at step {step + 1}: {e}; {resume}") from None
         t1 = time.monotonic()
         lr = learning_rate(optim, optimizer_step=int(state.step), rollout_step=step)
+        critic_lr = (learning_rate(critic_optim, optimizer_step=int(state.critic.step), rollout_step=step)
+                     if critic_optim is not None else None)
         record = (diagnostics.before(state.params, batch, step + 1, outcomes, learning_rate=lr)
                   if diagnostics is not None else None)
 
-        # Update: mini-batches of whole groups, ppo_epochs passes, one jitted donated step each.
-        state, update_metrics = _update_stage(spec, programs, state, batch, step, step_key)
+        # Update: mini-batches of whole groups, ppo_epochs passes, one jitted donated step each (the
+        # critic's, then the actor's once critic.critic_warmup rollout steps are done).
+        state, update_metrics, critic_metrics = _update_stage(spec, programs, state, batch, step, step_key)
         t2 = time.monotonic()
 
-        # Schedules: transform states (SIREN anchor, Positive-Advantage lambda, adaptive coefficients).
-        state = _schedules_stage(spec, programs, state, update_metrics, step, train_data.num_prompts, total_steps)
+        # Schedules: transform states (SIREN anchor, Positive-Advantage lambda, adaptive coefficients), the
+        # in-reward KL coefficient (from this rollout's KL, as verl's controllers).
+        state = _schedules_stage(spec, programs, state, update_metrics, metrics, batch.num_rows, step,
+                                 train_data.num_prompts, total_steps)
 
         # Bookkeeping: metrics, evaluation, logs, checkpoints, exports, stop decisions.
         if record is not None:
           metrics.update(diagnostics.after(state.params, record))
         metrics.update(_update_metrics(update_metrics))
+        metrics.update(_update_metrics(critic_metrics))
         tokens = float(jnp.sum(batch.response_mask > 0))
         metrics.update({"time/rollout_s": t1 - t0, "time/update_s": t2 - t1,
                         "perf/update_tokens_per_s": tokens * spec.train.ppo_epochs / max(t2 - t1, 1e-9),
                         "perf/rollout_tokens_per_s": tokens / max(t1 - t0, 1e-9), "optim/lr": lr})
+        if critic_lr is not None:
+          metrics["critic/lr"] = critic_lr
         if evaluator is not None and (step + 1) % spec.eval.every == 0:
           metrics.update(evaluator.run(state.params, step=step + 1))
         history.append(logger.log(step + 1, metrics))
@@ -245,21 +286,24 @@ def train(spec: RunSpec, devices: list | None = None, *, allow_config_change: bo
       if exhausted and int(state.rollout_step) != saved_step:
         checkpoints.save(int(state.rollout_step), state, train_data.state(), force=True)
       if not stopped:
+        _check_some_update_applied(state, checkpoints)
         export_policy(graphdef, state.params, spec.codec, os.path.join(spec.run_dir, "hf", "final"), export_dtype)
   finally:
-    checkpoints.close()
-    logger.close()
-    reward.close()
+    _close_all(checkpoints.close, logger.close, reward.close)
   return TrainResult(run_dir=spec.run_dir, steps_done=int(state.rollout_step), last_metrics=metrics,
                      stopped_by_signal=stopped, history=history, data_exhausted=exhausted)
 
 
 def _update_stage(spec: RunSpec, programs: Programs, state: TrainState, batch, step: int,
-                  step_key: jax.Array) -> tuple[TrainState, list[dict]]:
-  """ppo_epochs passes over the rollout batch in train.mini_batches mini-batches of whole groups."""
+                  step_key: jax.Array) -> tuple[TrainState, list[dict], list[dict]]:
+  """ppo_epochs passes over the rollout batch in train.mini_batches mini-batches of whole groups; each
+  mini-batch updates the critic (if any), then the actor (verl updates the critic first too; neither reads
+  the other's new parameters within a step). During critic.critic_warmup only the critic trains.
+  Returns the state and the actor's and the critic's metrics, one dict per update."""
   rows = batch.num_rows
   update_key = jax.random.fold_in(step_key, KeyStream.UPDATE)
-  update_metrics = []
+  train_actor = spec.critic is None or step >= spec.critic.critic_warmup
+  update_metrics, critic_metrics = [], []
   for epoch in range(spec.train.ppo_epochs):
     order = np.arange(rows).reshape(spec.rollout.prompts_per_step, -1)  # one row of groups per prompt
     if spec.train.ppo_epochs > 1:
@@ -268,15 +312,25 @@ def _update_stage(spec: RunSpec, programs: Programs, state: TrainState, batch, s
     for m, rows_idx in enumerate(np.split(order.reshape(-1), spec.train.mini_batches)):
       # A host index array: the same on every process, so the gather is one SPMD program.
       minibatch = jax.tree.map(lambda x: x[rows_idx], batch)
-      state, step_metrics = programs.update(state, minibatch, jax.random.fold_in(epoch_key, m))
-      update_metrics.append(step_metrics)
-  return state, update_metrics
+      if programs.critic_update is not None:
+        state, step_metrics = programs.critic_update(state, minibatch)
+        critic_metrics.append(step_metrics)
+      if train_actor:
+        state, step_metrics = programs.update(state, minibatch, jax.random.fold_in(epoch_key, m))
+        update_metrics.append(step_metrics)
+  return state, update_metrics, critic_metrics
 
 
-def _schedules_stage(spec: RunSpec, programs: Programs, state: TrainState, update_metrics: list[dict], step: int,
-                     num_prompts: int, total_steps: int) -> TrainState:
-  """Advances the transform states from the step's last update, then counts the rollout step."""
-  if not float(update_metrics[-1]["actor/update_skipped"]):
+def _schedules_stage(spec: RunSpec, programs: Programs, state: TrainState, update_metrics: list[dict],
+                     rollout_metrics: dict[str, float], rows: int, step: int, num_prompts: int,
+                     total_steps: int) -> TrainState:
+  """Advances the transform states from the step's last actor update (none during critic warm-up) and the
+  in-reward KL controller from the rollout's KL (verl: `kl_ctrl.update(current_kl, n_steps=batch size)`
+  every step), then counts the rollout step."""
+  if programs.update_kl_controller is not None:
+    state = state.replace(kl_controller=programs.update_kl_controller(
+        state.kl_controller, jnp.float32(rollout_metrics["kl_in_reward/kl"]), rows))
+  if update_metrics and not float(update_metrics[-1]["actor/update_skipped"]):
     # The schedules read the last update's metrics; a skipped update's may be NaN (a SIREN anchor taken
     # from them would be NaN for good), so its transform states are kept as they were.
     progress = TrainingProgress.create(
@@ -288,30 +342,38 @@ def _schedules_stage(spec: RunSpec, programs: Programs, state: TrainState, updat
 
 
 def _update_metrics(update_metrics: list[dict]) -> dict[str, float]:
-  """Means over the step's updates; counters as their value after the last one."""
+  """Means over the step's updates (actor or critic); counters as their value after the last one, and
+  the number of skipped updates as `<actor|critic>/updates_skipped`. Nothing when there were none."""
+  if not update_metrics:
+    return {}
   host = [{k: float(v) for k, v in m.items()} for m in update_metrics]
   out = {k: float(np.mean([m[k] for m in host])) for k in host[-1]}
-  out.update({k: host[-1][k] for k in _LAST_VALUE_METRICS})
-  out["actor/updates_skipped"] = float(sum(m["actor/update_skipped"] for m in host))
+  out.update({k: host[-1][k] for k in _LAST_VALUE_METRICS if k in host[-1]})
+  for name in ("actor", "critic"):
+    if f"{name}/update_skipped" in host[-1]:
+      out[f"{name}/updates_skipped"] = float(sum(m[f"{name}/update_skipped"] for m in host))
   return out
 
 
 def _check_skips(spec: RunSpec, checkpoints: RunCheckpoints, state: TrainState, train_data, metrics: dict,
                  step: int) -> None:
-  """Reports skipped (non-finite) updates and stops the run after optim.max_consecutive_skips in a row."""
-  skipped, skips = int(metrics["actor/updates_skipped"]), int(metrics["actor/consecutive_skips"])
-  if skipped and jax.process_index() == 0:
-    print(f"step {step + 1}: {skipped} of {spec.train.updates_per_step} optimizer update(s) skipped (non-finite loss "
-          f"or gradient); {skips} "
-          f"consecutive, {int(metrics['actor/skipped_total'])} in the run; the run stops at "
-          f"optim.max_consecutive_skips={spec.optim.max_consecutive_skips}", flush=True)
-  if skips >= spec.optim.max_consecutive_skips:
-    checkpoints.save(step + 1, state, train_data.state(), force=True)
-    raise TrainingStopped(
-        f"training stopped at step {step + 1}: {skips} consecutive optimizer updates had a non-finite loss "
-        f"or gradient (optim.max_consecutive_skips={spec.optim.max_consecutive_skips}); the parameters "
-        f"are those of the last finite update, checkpointed as step {step + 1} in {checkpoints.directory}. "
-        f"Find the cause (learning rate, data, reward) first: a resume continues from that checkpoint")
+  """Reports skipped (non-finite) updates of the actor and of the critic, and stops the run after
+  optim.max_consecutive_skips in a row of either."""
+  for name, what in (("actor", "optimizer"), ("critic", "critic optimizer")):
+    if f"{name}/updates_skipped" not in metrics:  # no such update this step (no critic, critic warm-up)
+      continue
+    skipped, skips = int(metrics[f"{name}/updates_skipped"]), int(metrics[f"{name}/consecutive_skips"])
+    if skipped and jax.process_index() == 0:
+      print(f"step {step + 1}: {skipped} of {spec.train.updates_per_step} {what} update(s) skipped (non-finite "
+            f"loss or gradient); {skips} consecutive, {int(metrics[f'{name}/skipped_total'])} in the run; the run "
+            f"stops at optim.max_consecutive_skips={spec.optim.max_consecutive_skips}", flush=True)
+    if skips >= spec.optim.max_consecutive_skips:
+      checkpoints.save(step + 1, state, train_data.state(), force=True)
+      raise TrainingStopped(
+          f"training stopped at step {step + 1}: {skips} consecutive {what} updates had a non-finite loss "
+          f"or gradient (optim.max_consecutive_skips={spec.optim.max_consecutive_skips}); the parameters "
+          f"are those of the last finite update, checkpointed as step {step + 1} in {checkpoints.directory}. "
+          f"Find the cause (learning rate, data, reward) first: a resume continues from that checkpoint")
 
 
 def _data_files(spec: RunSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -321,6 +383,19 @@ def _data_files(spec: RunSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
     builtin_train, builtin_heldout = builtin_data_files(spec.data.builtin_task)
     train, heldout = train or (builtin_train,), heldout or (builtin_heldout,)
   return train, heldout
+
+
+def _read_eval_data(spec: RunSpec, heldout_files: tuple[str, ...]) -> None:
+  """Reads the held-out rows and the benchmark files once here, in the data stage, so a bad row in them
+  stops the run before the model is built (the evaluator, which needs the model, reads them again)."""
+  if not spec.eval.every:
+    return
+  prompt_pipeline(spec.data.prompts(heldout_files, prompts_per_batch=spec.eval.num_prompts, training=False),
+                  spec.codec.tokenizer)
+  try:
+    load_benchmarks(spec.eval.benchmarks, field="eval.benchmarks")
+  except (FileNotFoundError, ValueError) as e:
+    raise DataFileError(str(e)) from None
 
 
 def _print_data_counts(spec: RunSpec, train_data: GlobalPromptBatches, train_files) -> None:
@@ -338,7 +413,27 @@ def _rollout_config(spec: RunSpec) -> RolloutConfig:
       advantage_estimator=spec.advantage.estimator, advantage_hparams=dict(spec.advantage.hparams),
       dynamic_sampling=t.dynamic_sampling, max_gen_batches=t.max_gen_batches, gen_cap=t.gen_cap,
       overlong_buffer=t.overlong_buffer, overlong_penalty=t.overlong_penalty, mask_truncated=t.mask_truncated,
-      tis_cap=t.tis_cap, need_old_entropy="old_entropy" in spec.objective.required_inputs())
+      tis_cap=t.tis_cap, need_old_entropy="old_entropy" in spec.objective.required_inputs(),
+      needs=estimator_needs(spec.advantage.estimator), kl_in_reward=spec.kl_in_reward)
+
+
+def _rollout_extras(programs: Programs, state: TrainState) -> dict[str, Any]:
+  """What the configured method adds to a rollout: the greedy sampler (ReMax), the critic's value pass,
+  the in-reward KL coefficient; all read the state as it is at this step."""
+  extras: dict[str, Any] = {}
+  if programs.greedy is not None:
+    extras["greedy_fn"] = lambda *args: programs.greedy(state.params, *args)
+  if programs.values is not None:
+    extras["value_fn"] = lambda *args: programs.values(state.critic.params, *args)
+  if state.kl_controller is not None:
+    extras["kl_coef"] = float(state.kl_controller.coef)
+  return extras
+
+
+def _with_total_steps(spec: RunSpec, optim, total_steps: int):
+  """An optimizer config with its schedule's length in its own unit (rollout or optimizer steps)."""
+  return dataclasses.replace(optim, total_steps=(
+      total_steps if optim.schedule_unit == "rollout" else total_steps * spec.train.updates_per_step))
 
 
 def _build_diagnostics(spec: RunSpec, graphdef, programs: Programs, mesh) -> Diagnostics | None:
@@ -363,10 +458,37 @@ def _placer(mesh) -> Callable[[np.ndarray], jax.Array]:
 
 
 def export_policy(graphdef, params, codec: TextCodec, path: str, dtype) -> None:
-  """The policy as an HF directory (weights in `dtype` + config + tokenizer) for evaluation elsewhere."""
-  models.save_pretrained(nnx.merge(graphdef, params), path, dtype=dtype)
-  if jax.process_index() == 0:
-    codec.save(path)
+  """The policy as an HF directory (weights in `dtype` + config + tokenizer) for evaluation elsewhere;
+  written whole or not at all (`disk_full.staged_directory`: a full disk leaves no half export)."""
+  needed = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params)) * jnp.dtype(dtype).itemsize
+  with staged_directory(path, what="the HF export", writer=jax.process_index() == 0, needed=needed) as staging:
+    models.save_pretrained(nnx.merge(graphdef, params), staging, dtype=dtype)
+    if jax.process_index() == 0:
+      codec.save(staging)
+
+
+def _check_some_update_applied(state: TrainState, checkpoints: RunCheckpoints) -> None:
+  """A run whose every optimizer update was skipped (non-finite) has nothing to export: its parameters are
+  the starting ones, and an hf/final would pass them off as trained."""
+  steps, skipped = int(state.step), int(state.opt_state.total_notfinite)
+  if steps and skipped >= steps:
+    raise TrainingStopped(
+        f"training stopped at step {int(state.rollout_step)}: all {steps} optimizer updates of the run had a "
+        f"non-finite loss or gradient, so the parameters are the starting ones and hf/final is not written; the "
+        f"checkpoints are in {checkpoints.directory}. Find the cause (learning rate, data, reward) first")
+
+
+def _close_all(*closers: Callable[[], None]) -> None:
+  """Calls every closer even when one fails (a full disk makes the checkpoint writer's close raise), then
+  raises the first error: no writer thread or reward worker outlives the run."""
+  errors = []
+  for close in closers:
+    try:
+      close()
+    except Exception as e:  # noqa: BLE001 - re-raised below, after the others are closed
+      errors.append(e)
+  if errors:
+    raise errors[0]
 
 
 def _process_zero_first(what: str, build: Callable[[], _T]) -> _T:

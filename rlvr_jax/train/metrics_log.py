@@ -4,7 +4,13 @@ line with ETA and the key figures. Only process 0 writes.
 Resuming: a run killed between two checkpoints has logged steps the resumed run will compute again. The
 logger is told the step it resumes from and drops the JSONL rows after it (and a torn last line, the
 trace of a kill in mid-write) before appending, so `metrics.jsonl` holds each step once, with the values
-of the run that the checkpoints continue; tensorboard hides the later events itself (`purge_step`).
+of the run that the checkpoints continue; tensorboard hides the later events itself (`purge_step`). A
+damaged line before the last one is not the trace of a kill: `check_jsonl` (run when the run directory
+is opened, before anything is built) and the truncation raise `MetricsFileError` naming file and line.
+Both read the file a line at a time.
+
+Every write runs in `rlvr_jax.train.disk_full.writing`, so a full disk is reported as such, naming the
+file; tensorboard events are written synchronously (`rlvr_jax.train.tensorboard_events`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,13 @@ from typing import Mapping
 import jax
 import numpy as np
 
+from rlvr_jax.errors import ConfigError
+from rlvr_jax.train.disk_full import writing
+from rlvr_jax.train.tensorboard_events import EventFile
+
+METRICS_FILE = "metrics.jsonl"
+_MAX_ROW_BYTES = 1 << 20  # no metrics row comes near this; a longer line is damage, and is not read whole
+
 KEY_FIGURES = (("reward", "reward/mean"), ("acc", "reward/accuracy"), ("H", "rollout/entropy"),
                ("len", "response/length_mean"), ("eval", "eval/accuracy"))
 
@@ -27,33 +40,83 @@ def _scalar(value) -> float:
   return float(np.asarray(value))
 
 
+class MetricsFileError(ConfigError):
+  """metrics.jsonl holds a damaged line that a kill cannot explain; the message names file and line."""
+
+
+def _lines(path: str):
+  """(number, line without its newline or None when over the bound, whether it ended with a newline, is
+  it the last line) for every line of `path`, read a line at a time."""
+  with open(path, "rb") as f:
+    number, line = 0, f.readline(_MAX_ROW_BYTES + 1)
+    while line:
+      number += 1
+      complete = line.endswith(b"\n")
+      if not complete and len(line) > _MAX_ROW_BYTES:
+        while line and not line.endswith(b"\n"):
+          line = f.readline(_MAX_ROW_BYTES)
+        following = f.readline(_MAX_ROW_BYTES + 1)
+        yield number, None, True, not following
+      else:
+        following = f.readline(_MAX_ROW_BYTES + 1)
+        yield number, line.rstrip(b"\n"), complete, not following
+      line = following
+
+
+def _row(line: bytes | None) -> dict | None:
+  """The row a line holds, or None if it is not a JSON object (or not UTF-8, or over the bound)."""
+  if line is None:
+    return None
+  try:
+    row = json.loads(line)
+  except ValueError:  # JSONDecodeError, UnicodeDecodeError
+    return None
+  return row if isinstance(row, dict) else None
+
+
+def _damaged(path: str, number: int) -> MetricsFileError:
+  return MetricsFileError(f"{path}:{number}: not a JSON metrics row; only the last line can be torn (by a kill), "
+                          f"so the file was edited or damaged: repair or delete that line (the checkpoints do "
+                          f"not depend on it)")
+
+
+def check_jsonl(path: str) -> None:
+  """Raises MetricsFileError if a line before the last of `path` is not a metrics row."""
+  if not os.path.isfile(path):
+    return
+  for number, line, _, last in _lines(path):
+    if not last and _row(line) is None:
+      raise _damaged(path, number)
+
+
 def truncate_jsonl(path: str, last_step: int) -> int:
   """Rewrites `path` without the rows whose step is after `last_step` (atomically: a kill during the rewrite
   leaves the old file); returns the number of rows dropped. Only the final line may be torn; a damaged
   line before it is not the trace of a kill, and raises naming the file and line."""
   if not os.path.exists(path):
     return 0
-  with open(path, encoding="utf-8") as f:
-    text = f.read()
-  lines = text.split("\n")
-  if lines[-1] == "":
-    lines.pop()
-  kept = []
-  for number, line in enumerate(lines, 1):
-    try:
-      row = json.loads(line)
-    except json.JSONDecodeError as e:
-      if number == len(lines):  # a kill while the row was written
-        break
-      raise ValueError(f"{path}:{number}: not a JSON metrics row ({e}); the file was edited or damaged") from e
+  kept, dropped, ends_with_newline = [], 0, True
+  for number, line, complete, last in _lines(path):
+    row = _row(line)
+    if row is None:
+      if not last:
+        raise _damaged(path, number)
+      dropped += 1  # a kill while the row was written
+      continue
     if row.get("step", 0) <= last_step:
-      kept.append(line)
-  dropped = len(lines) - len(kept)
-  if dropped or (text and not text.endswith("\n")):  # the next row must start on a line of its own
+      kept.append(number)
+    else:
+      dropped += 1
+    ends_with_newline = complete
+  if dropped or not ends_with_newline:  # the next row must start on a line of its own
     staging = f"{path}.tmp"
-    with open(staging, "w", encoding="utf-8") as f:
-      f.write("".join(line + "\n" for line in kept))
-    os.replace(staging, path)
+    keep = set(kept)
+    with writing("metrics.jsonl (dropping the rows after the resumed step)", path):
+      with open(staging, "wb") as out:
+        for number, line, _, _ in _lines(path):
+          if number in keep:
+            out.write(line + b"\n")
+      os.replace(staging, path)
   return dropped
 
 
@@ -76,37 +139,36 @@ class MetricsLogger:
     self._writer = None
     self._jsonl = None
     if self.enabled:
-      os.makedirs(run_dir, exist_ok=True)
-      path = os.path.join(run_dir, "metrics.jsonl")
-      dropped = truncate_jsonl(path, resume_step if resume_step > 0 else -1)
-      if dropped:
-        print(f"{path}: dropped {dropped} row(s) logged after step {resume_step}, the step this run resumes "
-              f"from", file=stream, flush=True)
-      self._jsonl = open(path, "a")
+      self.path = os.path.join(run_dir, METRICS_FILE)
+      self._events_dir = os.path.join(run_dir, "tensorboard")
+      with writing("metrics.jsonl", self.path):
+        os.makedirs(run_dir, exist_ok=True)
+        dropped = truncate_jsonl(self.path, resume_step if resume_step > 0 else -1)
+        if dropped:
+          print(f"{self.path}: dropped {dropped} row(s) logged after step {resume_step}, the step this run "
+                f"resumes from", file=stream, flush=True)
+        self._jsonl = open(self.path, "a", encoding="utf-8")
       if tensorboard:
-        from tensorboardX import SummaryWriter
-
-        self._writer = SummaryWriter(os.path.join(run_dir, "tensorboard"),
-                                     purge_step=resume_step + 1 if resume_step > 0 else 0)
+        with writing("tensorboard events", self._events_dir):
+          self._writer = EventFile(self._events_dir, purge_step=resume_step + 1 if resume_step > 0 else 0)
 
   def log_text(self, tag: str, text: str, step: int = 0) -> None:
     """A text record in TensorBoard (the run's config, as flax's examples log their hyperparameters)."""
     if self._writer is not None:
-      self._writer.add_text(tag, text, step)
-      self._writer.flush()
+      with writing(f"tensorboard text {tag!r}", self._events_dir):
+        self._writer.text(tag, text, step)
 
   def log(self, step: int, metrics: Mapping[str, float]) -> dict[str, float]:
     values = {k: _scalar(v) for k, v in metrics.items()}
     if not self.enabled:
       return values
-    self._jsonl.write(json.dumps({"step": step, **{k: (v if math.isfinite(v) else None)
-                                                   for k, v in sorted(values.items())}}) + "\n")
-    self._jsonl.flush()
+    with writing(f"the metrics row of step {step}", self.path):
+      self._jsonl.write(json.dumps({"step": step, **{k: (v if math.isfinite(v) else None)
+                                                     for k, v in sorted(values.items())}}) + "\n")
+      self._jsonl.flush()
     if self._writer is not None:
-      for key, value in values.items():
-        if math.isfinite(value):
-          self._writer.add_scalar(key, value, step)
-      self._writer.flush()
+      with writing(f"the tensorboard events of step {step}", self._events_dir):
+        self._writer.scalars(step, {key: value for key, value in values.items() if math.isfinite(value)})
     self._progress(step, values)
     return values
 
@@ -124,7 +186,14 @@ class MetricsLogger:
           f"{elapsed:5.0f}s eta {eta:4.0f}s  {figures}", file=self.stream, flush=True)
 
   def close(self) -> None:
-    if self._jsonl is not None:
-      self._jsonl.close()
-    if self._writer is not None:
-      self._writer.close()
+    """Closes both files, even when the first close fails (a full disk: the buffered tail cannot be
+    written); the first error is raised after both are closed."""
+    jsonl, writer, self._jsonl, self._writer = self._jsonl, self._writer, None, None
+    try:
+      if jsonl is not None:
+        with writing("metrics.jsonl", self.path):
+          jsonl.close()
+    finally:
+      if writer is not None:
+        with writing("tensorboard events", self._events_dir):
+          writer.close()

@@ -1,5 +1,6 @@
 """Teacher-forced token statistics of completions: the "old log-prob" pass after a rollout (log-probs and
-entropies of the rollout policy, and reference log-probs for KL), computed chunk by chunk over tokens.
+entropies of the rollout policy, sum_v pi(v)^2 for the optimal token baseline, and reference log-probs for
+KL), computed chunk by chunk over tokens.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from rlvr_jax.objectives.completion_stats import completion_statistics
 
 
 def make_scoring_fn(graphdef: nnx.GraphDef, *, temperature: float, chunk_size: int, with_entropy: bool,
-                    rows_per_chunk: int, constrain: Constrain = no_constraint) -> Callable:
-  """jit(params, prompt_ids, prompt_mask, completion_ids, completion_mask) -> (logp [R, N], entropy | None).
+                    rows_per_chunk: int, constrain: Constrain = no_constraint,
+                    with_sum_pi_squared: bool = False) -> Callable:
+  """jit(params, prompt_ids, prompt_mask, completion_ids, completion_mask) -> (logp [R, N], entropy | None),
+  or, `with_sum_pi_squared`, (logp, entropy | None, sum_pi_squared [R, N]).
 
   Rows are processed `rows_per_chunk` at a time with `lax.map`, bounding activation memory like the
   micro-batches of the update step. Parameters are arguments, so new weights never recompile.
+  sum_v pi(v)^2 (the optimal token baseline's path-variance input) is computed in the same vocabulary
+  pass as the log-probs, so it costs no second forward.
   """
 
   @functools.partial(jax.jit, static_argnums=())
@@ -37,12 +42,14 @@ def make_scoring_fn(graphdef: nnx.GraphDef, *, temperature: float, chunk_size: i
 
     def one(inputs):
       stats = completion_statistics(model, *inputs, temperature=temperature, chunk_size=chunk_size,
-                                    constrain=constrain, with_entropy=with_entropy)
-      return stats.logp, (stats.entropy if with_entropy else jnp.zeros_like(stats.logp))
+                                    constrain=constrain, with_entropy=with_entropy,
+                                    with_sum_pi_squared=with_sum_pi_squared)
+      return stats.logp, stats.entropy, stats.sum_pi_squared  # None for what was not requested
 
-    logp, entropy = jax.lax.map(one, tuple(split(x) for x in (prompt_ids, prompt_mask, completion_ids,
-                                                              completion_mask)))
-    unsplit = lambda x: jnp.swapaxes(x, 0, 1).reshape((rows,) + x.shape[2:])  # noqa: E731
-    return unsplit(logp), (unsplit(entropy) if with_entropy else None)
+    logp, entropy, sum_pi_squared = jax.lax.map(one, tuple(split(x) for x in (prompt_ids, prompt_mask,
+                                                                              completion_ids, completion_mask)))
+    unsplit = lambda x: None if x is None else jnp.swapaxes(x, 0, 1).reshape((rows,) + x.shape[2:])  # noqa: E731
+    scored = (unsplit(logp), unsplit(entropy))
+    return scored + (unsplit(sum_pi_squared),) if with_sum_pi_squared else scored
 
   return score

@@ -1,8 +1,9 @@
 """The train state: the pytree the trainer passes through (and donates to) its jitted update step.
 
 The train state is one pytree (parameters, optimizer state, transform states such as SIREN's anchor and
-the Positive-Advantage lambda, step, PRNG key), so a single orbax save/restore captures a run exactly
-and the update step can donate it whole.
+the Positive-Advantage lambda, step, PRNG key, and, when configured, PPO's critic with its own optimizer
+and the in-reward KL coefficient), so a single orbax save/restore captures a run exactly and the update
+steps can donate it whole.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ class TrainState:
     step: [] int32, optimizer steps taken.
     rollout_step: [] int32, rollout batches consumed (the RL "training step" of verl).
     key: raw uint32 PRNG key data [2]; every random draw of a step folds from it.
+    critic: `critic_update.CriticState` (value model parameters, its optimizer state and step), or None
+      without a critic.
+    kl_controller: `kl_reward.KLControllerState` (the in-reward KL coefficient), or None without KL in
+      the reward.
   """
 
   params: Any
@@ -32,10 +37,13 @@ class TrainState:
   step: jax.Array
   rollout_step: jax.Array
   key: jax.Array
+  critic: Any = None
+  kl_controller: Any = None
 
 
-def create_train_state(model: nnx.Module, tx: optax.GradientTransformation, objective_state: Any,
-                       seed: int) -> tuple[nnx.GraphDef, TrainState]:
+def create_train_state(model: nnx.Module, tx: optax.GradientTransformation, objective_state: Any, seed: int, *,
+                       critic: Any = None, kl_controller: Any = None) -> tuple[nnx.GraphDef, TrainState]:
+  """The policy's graphdef and the initial train state; `critic` and `kl_controller` as in `TrainState`."""
   graphdef, params = nnx.split(model, nnx.Param)
   return graphdef, TrainState(
       params=params,
@@ -44,4 +52,6 @@ def create_train_state(model: nnx.Module, tx: optax.GradientTransformation, obje
       step=jnp.zeros((), jnp.int32),
       rollout_step=jnp.zeros((), jnp.int32),
       key=jax.random.key_data(jax.random.key(seed)),
+      critic=critic,
+      kl_controller=kl_controller,
   )

@@ -10,6 +10,7 @@ import pytest
 from rlvr_jax import models
 from rlvr_jax.config import method_config
 from rlvr_jax.embedded.tokenizer import builtin_tokenizer
+from rlvr_jax.models.pretrained import expected_hf_shapes
 from rlvr_jax.data.text_codec import save_tokenizer
 
 
@@ -26,14 +27,15 @@ def config_with(method: str = "steer", variant: str | None = None, /, **fields) 
 
 
 def write_hf_directory(path, *, tokenizer=True, **architecture) -> str:
-  """An HF-shaped directory: config.json of a tiny Qwen2, a safetensors file with an intact header, and
-  the built-in tokenizer. The weights are a placeholder: validation checks headers, not tensor names."""
+  """An HF-shaped directory: config.json of a tiny Qwen2, a safetensors file with every tensor config.json
+  implies (zeros: validation reads the headers' names and shapes, never the values), and the built-in
+  tokenizer."""
   from safetensors.numpy import save_file
 
   path.mkdir(parents=True, exist_ok=True)
   config = models.preset("tiny", **architecture)
   (path / "config.json").write_text(json.dumps(config.to_hf_dict()))
-  save_file({"model.embed_tokens.weight": np.zeros((config.vocab_size, 8), np.float32)},
+  save_file({name: np.zeros(shape, np.float16) for name, shape in expected_hf_shapes(config).items()},
             str(path / "model.safetensors"), metadata={"format": "pt"})
   if tokenizer:
     save_tokenizer(builtin_tokenizer(), str(path))

@@ -66,8 +66,8 @@ def run_env(cache_dir: str, devices: int) -> dict[str, str]:
 class LauncherRun:
   """A running `launch/tpu_pod.py`; its stdout and stderr are collected line by line as they come."""
 
-  def __init__(self, args: list[str], env: dict[str, str]):
-    self.process = subprocess.Popen([sys.executable, LAUNCHER, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+  def __init__(self, args: list[str], env: dict[str, str], launcher: str = LAUNCHER):
+    self.process = subprocess.Popen([sys.executable, launcher, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
     self.lines: list[str] = []
     self._reader = threading.Thread(target=self._read, daemon=True)

@@ -7,7 +7,7 @@ names, model.path, dtype, lr, mesh vs devices, overlong buffer); these are the r
 import pytest
 
 from rlvr_jax.config import ConfigError, validate
-from tests.reliability.conftest import config_with
+from tests.reliability.conftest import config_with, write_hf_directory
 
 NAN, INF = float("nan"), float("inf")
 
@@ -58,6 +58,22 @@ NAN, INF = float("nan"), float("inf")
     ("warm_start.steps", -1, r"warm_start\.steps=-1 must be an int >= 0"),
     ("warm_start.lr", 0.0, r"warm_start\.lr=0\.0 must be a finite number > 0"),
     ("warm_start.batch_size", 0, r"warm_start\.batch_size=0 must be an int >= 1"),
+    # The critic and KL-in-reward sections are checked whatever the method, so a typo does not wait.
+    ("critic.lr", 0.0, r"critic\.lr=0\.0 must be a finite number > 0"),
+    ("critic.lr", NAN, r"critic\.lr=nan must be a finite number > 0"),
+    ("critic.warmup_steps", -1, r"critic\.warmup_steps=-1 must be an int >= 0"),
+    ("critic.weight_decay", -0.1, r"critic\.weight_decay=-0\.1 must be a finite number >= 0"),
+    ("critic.grad_clip", INF, r"critic\.grad_clip=inf must be a finite number >= 0"),
+    ("critic.cliprange_value", 0.0, r"critic\.cliprange_value=0\.0 must be a finite number > 0"),
+    ("critic.loss_agg_mode", "sum", r"critic\.loss_agg_mode='sum'; known: token-mean, seq-mean-token-mean"),
+    ("critic.critic_warmup", -1, r"critic\.critic_warmup=-1 must be an int >= 0"),
+    ("critic.path", "/x", r"critic\.path='/x' is set but advantage\.estimator='grpo' reads no critic values"),
+    ("kl_in_reward.kind", "k9", r"unknown KL estimator kl_in_reward\.kind='k9'; known: .*low_var_kl"),
+    ("kl_in_reward.controller", "pid", r"unknown KL controller kl_in_reward\.controller='pid'; known: adaptive, "
+                                       r"fixed"),
+    ("kl_in_reward.coef", -1.0, r"kl_in_reward\.coef must be >= 0\.0, got -1\.0"),
+    ("kl_in_reward.target_kl", 0.0, r"kl_in_reward\.target_kl must be > 0\.0, got 0\.0"),
+    ("kl_in_reward.horizon", 0, r"kl_in_reward\.horizon must be > 0\.0, got 0"),
 ])
 def test_out_of_range_values_name_field_and_value(field, value, message):
   with pytest.raises(ConfigError, match=message):
@@ -120,3 +136,43 @@ def test_run_dir_that_is_a_file(tmp_path):
   (tmp_path / "run").write_text("")
   with pytest.raises(ConfigError, match=r"train\.run_dir='.*run' exists and is not a directory"):
     validate(config_with(**{"train.run_dir": str(tmp_path / "run")}), num_devices=1)
+
+
+def test_critic_and_kl_in_reward_sections_become_typed_sections(tmp_path):
+  """ppo gets a CriticSpec (its optimizer: the critic's lr / warm-up / decay / clip, the rest from optim);
+  other estimators get none; kl_in_reward is None until enabled."""
+  spec = validate(config_with("ppo", **{"critic.lr": 3e-4, "critic.warmup_steps": 2, "critic.critic_warmup": 5,
+                                        "optim.b2": 0.99, "kl_in_reward.enabled": True,
+                                        "kl_in_reward.controller": "adaptive"}), num_devices=1)
+  assert spec.critic.optim.lr == 3e-4 and spec.critic.optim.warmup_steps == 2 and spec.critic.optim.b2 == 0.99
+  assert spec.critic.critic_warmup == 5 and spec.critic.path == "" and spec.critic.cliprange_value == 0.5
+  assert spec.critic.architecture == spec.model.architecture
+  assert spec.kl_in_reward.controller == "adaptive" and spec.kl_in_reward.kind == "kl"
+  grpo = validate(config_with("grpo"), num_devices=1)
+  assert grpo.critic is None and grpo.kl_in_reward is None
+
+
+def test_critic_path_is_checked_as_an_hf_directory(tmp_path):
+  with pytest.raises(ConfigError, match=r"critic\.path='/does/not/exist' does not exist or is not a directory"):
+    validate(config_with("ppo", **{"critic.path": "/does/not/exist"}), num_devices=1)
+  small_vocab = write_hf_directory(tmp_path / "critic", vocab_size=256)
+  with pytest.raises(ConfigError, match=r"critic\.path=.*its vocabulary \(256\) is smaller than the policy's \(512\)"):
+    validate(config_with("ppo", **{"critic.path": small_vocab}), num_devices=1)
+  short = write_hf_directory(tmp_path / "short", max_position_embeddings=64)
+  with pytest.raises(ConfigError, match=r"= 144 exceeds the critic's max_position_embeddings=64"):
+    validate(config_with("ppo", **{"critic.path": short}), num_devices=1)
+  spec = validate(config_with("ppo", **{"critic.path": write_hf_directory(tmp_path / "ok", num_layers=2)}),
+                  num_devices=1)
+  assert spec.critic.architecture.num_layers == 2
+
+
+@pytest.mark.parametrize("method", ["remax", "optimal_token_baseline", "ppo"])
+def test_estimators_with_trainer_inputs_validate(method):
+  """Validation traces each estimator with every input the trainer makes for it (greedy baselines,
+  sum pi^2, critic values), so their hyperparameters are checked like the others'."""
+  validate(config_with(method), num_devices=1)
+  config = config_with(method)
+  config.advantage.unlock()
+  config.advantage.hparams["not_a_hyperparameter"] = 1.0
+  with pytest.raises(ConfigError, match=r"got unknown hyperparameter\(s\) \['not_a_hyperparameter'\]"):
+    validate(config, num_devices=1)

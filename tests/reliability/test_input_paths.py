@@ -6,6 +6,7 @@ directories at load time (missing / unexpected / mis-shaped tensors)."""
 import importlib.util
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -41,17 +42,20 @@ def test_damaged_hf_directory(hf_dir, damage, message):
 
 
 def test_sharded_checkpoint_with_a_missing_or_truncated_shard(hf_dir):
+  from safetensors import safe_open
   from safetensors.numpy import save_file
 
+  with safe_open(os.path.join(hf_dir, "model.safetensors"), framework="np") as f:
+    names = list(f.keys())
   os.rename(os.path.join(hf_dir, "model.safetensors"), os.path.join(hf_dir, "model-00001-of-00002.safetensors"))
-  index = {"weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors",
-                          "lm_head.weight": "model-00002-of-00002.safetensors"}}
+  index = {"weight_map": {**{name: "model-00001-of-00002.safetensors" for name in names},
+                          "lm_head.weight": "model-00002-of-00002.safetensors"}}  # a tied model may store it
   with open(os.path.join(hf_dir, "model.safetensors.index.json"), "w") as f:
     json.dump(index, f)
   with pytest.raises(ConfigError, match=r"index\.json lists 'model-00002-of-00002\.safetensors', which is missing"):
     _validate(**{"model.path": hf_dir})
   second = os.path.join(hf_dir, "model-00002-of-00002.safetensors")
-  save_file({"lm_head.weight": np.zeros((512, 8), np.float32)}, second)
+  save_file({"lm_head.weight": np.zeros((512, 128), np.float32)}, second)
   _validate(**{"model.path": hf_dir})
   _truncate(second)
   with pytest.raises(ConfigError, match=r"weight file 'model-00002-of-00002\.safetensors' is damaged or truncated"):
@@ -158,3 +162,27 @@ def test_builtin_codec_matches_the_tokenizer_saved_with_the_embedded_policy(tmp_
   assert ids == saved.tokenizer(text, add_special_tokens=False)["input_ids"]
   mask = np.ones((1, len(ids)), np.int32)
   assert builtin.decode(np.asarray([ids]), mask) == saved.decode(np.asarray([ids]), mask)
+
+
+def _program(path, mode: int, content: str = "not a program\n") -> str:
+  path.write_text(content)
+  path.chmod(mode)
+  return str(path)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: "/nonexistent/python3", r"='/nonexistent/python3' does not exist or is not a file"),
+    (lambda d: _program(d / "python3", 0o644), r"='.*python3' is not executable"),
+    (lambda d: _program(d / "python3", 0o755, "\x7fELF garbage"), r"='.*python3' does not run \(OSError: .*Exec format "
+                                                                  r"error"),
+    (lambda d: _program(d / "python3", 0o755, "#!/bin/sh\necho Python 2.7\n"),
+     r"='.*python3' is not a Python >= 3\.9 interpreter \(exit code 0: Python 2\.7\)"),
+])
+def test_sandbox_interpreter_of_a_code_reward_is_run_in_validate(tmp_path, make, message):
+  """A code reward's interpreter is checked (exists, executable, runs as Python >= 3.9) in validate, not
+  after the warm start, the compile and the first rollout; rewards that run no code do not need one."""
+  python = make(tmp_path)
+  with pytest.raises(ConfigError, match=rf"reward\.sandbox\.python{message}"):
+    _validate(**{"reward.name": "code_exec", "reward.sandbox.python": python})
+  _validate(**{"reward.name": "format", "reward.sandbox.python": python})
+  _validate(**{"reward.name": "code_exec", "reward.sandbox.python": sys.executable})

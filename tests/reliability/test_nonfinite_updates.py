@@ -101,3 +101,19 @@ def test_consecutive_skips_stop_the_run_with_a_checkpoint(tmp_path, monkeypatch)
   _assert_trees_equal(_checkpoint(run_dir, 2)["params"], _checkpoint(run_dir, 4)["params"], "params")
   assert [r["step"] for r in metrics_rows(run_dir)] == [1, 2, 3, 4]
   assert not (run_dir / "hf" / "final").exists()
+
+
+def test_a_run_whose_every_update_was_skipped_does_not_export(tmp_path, monkeypatch):
+  """Every update non-finite but fewer in a row than optim.max_consecutive_skips: the run reaches its last
+  step with the starting parameters. It checkpoints, but stops with TrainingStopped instead of exporting
+  them as hf/final (the launcher's exit code 3)."""
+  _poison_steps(monkeypatch, {1, 2, 3})
+  run_dir = tmp_path / "run"
+  spec = validate(small_config("siren", run_dir, train__steps=3, optim__max_consecutive_skips=100, checkpoint__keep=3),
+                  num_devices=1)
+  with pytest.raises(loop.TrainingStopped, match=r"training stopped at step 3: all 6 optimizer updates of the run had "
+                     r"a non-finite loss or gradient, so the parameters are the starting ones and hf/final is not "
+                     r"written"):
+    loop.train(spec, devices=jax.devices()[:1])
+  assert not (run_dir / "hf" / "final").exists() and not (run_dir / "hf" / "final.partial").exists()
+  assert sorted(int(s) for s in os.listdir(run_dir / "checkpoints")) == [1, 2, 3]

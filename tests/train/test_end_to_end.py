@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from rlvr_jax.config import validate
-from rlvr_jax.objectives.presets import METHOD_PRESETS
+from rlvr_jax.objectives import ADVANTAGE_ESTIMATORS, POLICY_LOSSES
+from rlvr_jax.objectives.presets import METHOD_PRESETS, method_advantage
+from rlvr_jax.train.advantage_inputs import estimator_needs
 from rlvr_jax.train.loop import train
 from tests.train.conftest import small_config
 
@@ -32,15 +34,32 @@ def _metrics(run_dir):
     return [json.loads(line) for line in f]
 
 
+def test_every_policy_loss_and_estimator_runs_in_some_method():
+  """Every registered policy loss and advantage estimator is used by some method preset, so the sweep
+  below (one run per preset) trains each of them; a new loss or estimator without a preset fails here."""
+  losses = {METHOD_PRESETS[m]["policy_loss"] for m in METHODS}
+  estimators = {method_advantage(m)[0] for m in METHODS}
+  assert sorted(set(POLICY_LOSSES.names()) - losses) == []
+  assert sorted(set(ADVANTAGE_ESTIMATORS.names()) - estimators) == []
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_method_trains_end_to_end(method, tmp_path):
-  """Two rollout steps: finite loss, parameters change, rollout and objective metrics logged, HF export."""
-  spec = validate(small_config(method, tmp_path / "run"), num_devices=1)
+  """Two rollout steps: finite loss, parameters change, rollout and objective metrics logged, HF export; the
+  method's own policy loss and estimator ran, with what the estimator needs (greedy baselines, a critic)."""
+  # One checkpoint (the final one) is enough here: checkpoint cadence and resumes have their own tests.
+  spec = validate(small_config(method, tmp_path / "run", checkpoint__every=0), num_devices=1)
+  assert spec.objective.config.policy_loss == METHOD_PRESETS[method]["policy_loss"]
+  assert spec.advantage.estimator == method_advantage(method)[0]
   result = train(spec, devices=jax.devices()[:1])
   assert result.steps_done == 2
   metrics = result.last_metrics
+  needs = estimator_needs(spec.advantage.estimator)
   for key in ("actor/loss", "actor/grad_norm", "reward/mean", "reward/accuracy", "response/length_mean",
-              "rollout/logp_mismatch_max", "rollout/entropy"):
+              "rollout/logp_mismatch_max", "rollout/entropy", "advantages/mean",
+              *(("reward/greedy_mean",) if needs.greedy_baseline else ()),
+              *(("critic/value_loss", "critic/explained_variance", "critic/vf_clipfrac", "critic/values_mean",
+                 "critic/lr", "critic/grad_norm") if needs.critic else ())):
     assert key in metrics and np.isfinite(metrics[key]), key
   logged = _metrics(str(tmp_path / "run"))
   assert max(m["actor/grad_norm"] for m in logged) > 0  # a step whose groups all tie has zero gradient

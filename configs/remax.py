@@ -1,0 +1,29 @@
+"""ReMax (Li et al., arXiv 2310.10505): the baseline is the reward of the policy's greedy response.
+
+Each rollout step also samples one greedy (temperature 0) response per prompt with a second compiled
+sampler and scores it with the run's reward (and its overlong shaping); A_t = G_t - r(greedy), as verl's
+examples/remax_trainer. Logged: reward/greedy_mean, advantages/baseline_mean,
+advantages/beats_greedy_fraction.
+
+Launch (embedded default: tiny policy, built-in arithmetic task, minutes on a CPU):
+    python launch/tpu_pod.py --config configs/remax.py
+No published recipe is registered here yet (RECIPES is empty): with a real checkpoint, give the model and
+data and set the scale on the command line, e.g.
+    python launch/tpu_pod.py --config configs/remax.py --config.model.path=/path/to/Qwen2.5-Math-7B \
+        --config.model.dtype=bfloat16 --config.data.train_files=/path/to/train.parquet \
+        --config.rollout.prompts_per_step=512 --config.rollout.max_new_tokens=3072 --config.optim.lr=1e-6
+Any field can be overridden, e.g. --config.optim.lr=1e-6 --config.train.steps=200.
+"""
+
+from rlvr_jax.config import Recipe, method_config
+
+METHOD = "remax"
+# The method's own settings, at every scale.
+OWN = {}
+# Its values at the embedded default's scale, on top of rlvr_jax.config.EMBEDDED_PROFILE.
+EMBEDDED = {}
+RECIPES: dict[str, Recipe] = {}  # the embedded default only
+
+
+def get_config(arg: str | None = None):
+  return method_config(__file__, arg, method=METHOD, own=OWN, embedded=EMBEDDED, recipes=RECIPES)
