@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
 
 from rlvr_jax import models, sharding
 from rlvr_jax.config import method_config, validate

@@ -18,7 +18,7 @@ import pytest
 from rlvr_jax.config import method_config
 from rlvr_jax.scale import GIB, run_check
 from rlvr_jax.scale.compile import parse_out_of_memory
-from rlvr_jax.scale.table import HEADER, row
+from rlvr_jax.scale.table import HEADER, row as table_row
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAUNCHER = os.path.join(ROOT, "launch", "compile_check.py")
@@ -135,7 +135,7 @@ def test_tpu_compiler_refusal_is_a_does_not_fit_report(cache_dir):
 
 def test_docs_table_row_of_a_report(local_report):
   """docs/scale.md's rows come from the reports' JSON (rlvr_jax/scale/table.py)."""
-  cells = [c.strip() for c in row(local_report.to_json()).strip("|").split("|")]
+  cells = [c.strip() for c in table_row(local_report.to_json()).strip("|").split("|")]
   header = [c.strip() for c in HEADER.splitlines()[0].strip("|").split("|")]
   assert len(cells) == len(header)
   by_name = dict(zip(header, cells))
