@@ -10,10 +10,15 @@ from __future__ import annotations
 from rlvr_jax.models.config import PRESETS
 
 # The embedded default's architecture; every other model variant is a published checkpoint in bfloat16
-# compute (parameters are float32 master weights whatever this says: rlvr_jax.models.precision).
+# compute (parameters are float32 master weights whatever this says: rlvr_jax.models.precision) with
+# scanned layers and rematerialised blocks: chosen by `launch/compile_check.py`, not by hand. Every
+# published recipe fits a v5p-128 that way (docs/scale.md); unrolled and without remat, the STEER 7B update
+# step needs 93 GiB of temporaries per v5p chip and compiles in 12 minutes instead of under 2.
 EMBEDDED_MODEL = "tiny"
+PUBLISHED_SCALE = {"dtype": "bfloat16", "scan_layers": True, "remat": True}
 MODEL_VARIANTS: dict[str, dict] = {
-    name: {"preset": name, "dtype": "float32" if name == EMBEDDED_MODEL else "bfloat16"} for name in PRESETS
+    name: {"preset": name, "dtype": "float32"} if name == EMBEDDED_MODEL else {"preset": name, **PUBLISHED_SCALE}
+    for name in PRESETS
 }
 
 # Device layouts: FSDP over the data-parallel devices of a slice, tensor parallelism inside a host (4

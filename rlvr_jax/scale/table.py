@@ -15,9 +15,9 @@ import sys
 GIB = 1 << 30
 PROGRAM_ORDER = ("prefill", "decode", "score", "score_reference", "update")
 
-HEADER = ("| run | slice | mesh (fsdp x tensor) | scan / remat / attention | micro-batches | prefill | decode | score "
+HEADER = ("| run | slice | mesh (fsdp x tensor) | scan / remat / attention | micro-batches | sampler calls | prefill | decode | score "
           "| update | HBM | fits | step s (rollout + scoring + updates) | compile s |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def row(report: dict) -> str:
@@ -38,9 +38,11 @@ def row(report: dict) -> str:
                if step and {"prefill", "decode", "score", "update"} <= set(programs) else "-")
   compile_seconds = sum(p["compile_seconds"] for p in report["programs"])
   attention = s.get("attention_kernel", s["model.attention"])
+  per_call = s.get("rollout.prompts_per_call", s["rollout.gen_prompts"])
+  calls = f"{s['rollout.gen_prompts'] // per_call} x {per_call} prompts"
   return (f"| {report['run']} | {report['target']} | {s['mesh.fsdp']} x {s['mesh.tensor']} | "
           f"{'scan' if s['model.scan_layers'] else 'unrolled'} / {'remat' if s['model.remat'] else 'no remat'} / "
-          f"{attention} | {s['train.micro_batches']} | {gib('prefill')} | {gib('decode')} | "
+          f"{attention} | {s['train.micro_batches']} | {calls} | {gib('prefill')} | {gib('decode')} | "
           f"{gib('score')}{' / ' + gib('score_reference') if 'score_reference' in programs else ''} | "
           f"{gib('update')} | {report['capacity_bytes'] / GIB:.2f} | {'yes' if report['fits'] else 'no'} | "
           f"{step_text} | {compile_seconds:.0f} |")

@@ -1,8 +1,9 @@
 """The run's programs as the trainer builds them, with abstract arguments at the shapes of one RL step.
 
 `run_targets(spec, mesh)` returns one `Target` per program of a training step: the sampler's prefill and
-decode for one generation batch (rows = rollout.gen_prompts x rollout.num_samples, prompts padded to
-their largest bucket, data.max_prompt_length, and a response budget of rollout.max_new_tokens), the
+decode of one sampler call (rows = rollout.prompts_per_call x rollout.num_samples, prompts padded to
+their largest bucket, data.max_prompt_length, and a response budget of rollout.max_new_tokens; a
+generation batch is rollout.gen_prompts / prompts_per_call such calls), the
 scoring pass over the rollout batch (and again with the reference weights when the objective has a KL
 term), and the update step on one mini-batch. The programs come from `rlvr_jax.train.programs` and
 `rlvr_jax.sampling.sampler_programs`, the functions the trainer calls; the arguments are the train state
@@ -37,8 +38,8 @@ from rlvr_jax.train.programs import abstract_train_state, build_programs, miniba
 # What shrinks each program's memory, for the message of a check that does not fit: (config field, why).
 Knob = tuple[str, str]
 SAMPLER_KNOBS: tuple[Knob, ...] = (
-    ("rollout.gen_prompts", "prompts per generation batch (with dynamic sampling; else rollout.prompts_per_step): "
-                            "rows x rollout.num_samples set the KV cache"),
+    ("rollout.prompts_per_call", "prompts one sampler call decodes (a divisor of the generation batch): rows "
+                                 "x rollout.num_samples set the KV cache; the batch takes more calls"),
     ("rollout.max_new_tokens", "cache slots per row"),
     ("mesh.tensor", "splits the KV heads over more devices when it divides them"),
     ("", "a larger slice: rows over more data-parallel devices"))
@@ -127,7 +128,8 @@ def run_targets(spec: RunSpec, mesh: Mesh) -> list[Target]:
   prompt_len, new_tokens = spec.data.max_prompt_length, settings.max_new_tokens
   policy = nnx.merge(graphdef, state.params)
   # The call `rlvr_jax.sampling.make_generate_fn` makes for each generation batch.
-  sampler = sampler_programs(policy, spec.rollout.gen_prompts, prompt_len, max_new_tokens=new_tokens,
+  per_call, calls = spec.rollout.prompts_per_call, spec.rollout.sampler_calls
+  sampler = sampler_programs(policy, per_call, prompt_len, max_new_tokens=new_tokens,
                              temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
                              stop_token_ids=settings.stop_token_ids, num_samples=settings.num_samples, mesh=mesh)
 
@@ -137,7 +139,7 @@ def run_targets(spec: RunSpec, mesh: Mesh) -> list[Target]:
   param_count = sum(x.size for x in jax.tree.leaves(state.params))
   itemsize = jnp.dtype(spec.model.dtype).itemsize
   fused = policy.attention.name != "xla"
-  gen_rows = spec.rollout.gen_prompts * settings.num_samples
+  call_rows = per_call * settings.num_samples
   rows = spec.rollout.prompts_per_step * settings.num_samples
   kl = spec.objective.config.kl is not None
 
@@ -152,12 +154,12 @@ def run_targets(spec: RunSpec, mesh: Mesh) -> list[Target]:
   sampler_resident = state_bytes - param_bytes + reference_bytes
 
   targets = [
-      Target("prefill", sampler.prefill, sampler.prefill_args, 1,
-             costs.prefill_cost(config, layout, prompts=spec.rollout.gen_prompts, prompt_len=prompt_len,
+      Target("prefill", sampler.prefill, sampler.prefill_args, calls,
+             costs.prefill_cost(config, layout, prompts=per_call, prompt_len=prompt_len,
                                 param_count=param_count, itemsize=itemsize, fused=fused),
              sampler_resident, SAMPLER_KNOBS),
-      Target("decode", sampler.decode, sampler.decode_args, 1,
-             costs.decode_cost(config, layout, rows=gen_rows, prompt_len=prompt_len, new_tokens=new_tokens,
+      Target("decode", sampler.decode, sampler.decode_args, calls,
+             costs.decode_cost(config, layout, rows=call_rows, prompt_len=prompt_len, new_tokens=new_tokens,
                                param_count=param_count, itemsize=itemsize),
              sampler_resident, SAMPLER_KNOBS),
   ]

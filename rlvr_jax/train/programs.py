@@ -111,7 +111,8 @@ def build_programs(spec: RunSpec, graphdef: nnx.GraphDef, mesh: Mesh, tx: optax.
   update_kl_controller = None
   if spec.kl_in_reward is not None:
     update_kl_controller = jax.jit(spec.kl_in_reward.update, static_argnums=2, out_shardings=replicated)
-  return Programs(generate=make_generate_fn(graphdef, spec.rollout.sampling, mesh), score=score, update=update,
+  generate = make_generate_fn(graphdef, spec.rollout.sampling, mesh, calls=spec.rollout.sampler_calls)
+  return Programs(generate=generate, score=score, update=update,
                   update_schedules=jax.jit(spec.objective.update_state), scoring_rows=rows, score_old=score_old,
                   greedy=greedy, values=values, critic_update=critic_update,
                   update_kl_controller=update_kl_controller)

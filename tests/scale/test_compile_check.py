@@ -144,3 +144,17 @@ def test_docs_table_row_of_a_report(local_report):
   update = {r.name: r for r in local_report.rows}["update"]
   assert by_name["update"] == f"{update.total_bytes / GIB:.1f}"
   assert by_name["step s (rollout + scoring + updates)"] == "-"  # CPU devices: no roofline
+
+
+def test_sampler_calls_shrink_the_cache_and_multiply_the_calls(cache_dir, local_report):
+  """rollout.prompts_per_call=4 of a generation batch of 8: prefill and decode compile for 4 prompts (half
+  the KV cache in decode's arguments) and run twice per RL step; the other programs are unchanged."""
+  report = run_check(_config(**SMALL, **{"rollout.prompts_per_call": 4}), cache_dir=cache_dir,
+                     programs=("prefill", "decode"))
+  whole = {r.name: r for r in local_report.rows}
+  for row in report.rows:
+    assert row.calls_per_step == 2 and whole[row.name].calls_per_step == 1
+  decode = {r.name: r for r in report.rows}["decode"]
+  assert decode.compiled.argument_bytes < whole["decode"].compiled.argument_bytes
+  assert decode.cost.flops == pytest.approx(whole["decode"].cost.flops / 2, rel=0.05)
+  assert report.settings["rollout.prompts_per_call"] == 4
