@@ -92,9 +92,11 @@ def _recipe(model: str, hf_name: str) -> Recipe:
           "objective.kl.coef": (0.0, f"{_SH} L72-73 use_kl_loss=False / kl_loss_coef 0, L88 use_kl_in_reward"),
           "train.steps": (0, f"{_SH} L114: the run ends when its 2 epochs are used up"),
           "train.mini_batches": (16, f"{_SH} L18, L65 ppo_mini_batch_size 8 prompts = 128 / 8"),
-          "train.micro_batches": (64, f"{_SH} L31-32, L66, L69 dynamic batches of 4096 tokens per GPU = one "
-                                      f"full-length (1024 + 3072) sequence x 1 GPU (L110) = 1 of the 64 mini-batch "
-                                      f"rows per micro step (a memory knob)"),
+          "train.micro_batches": (4, f"{_SH} L31-32, L66, L69 dynamic batches of 4096 tokens per GPU = one "
+                                      f"full-length (1024 + 3072) sequence per GPU on 1 GPU (L110); a memory knob "
+                                      f"(any value gives the same gradient): 4 splits the 64-row mini-batch into one "
+                                      f"row per data-parallel device of a v5p-128 (mesh=v5p-128: fsdp 16), checked by "
+                                      f"launch/compile_check.py (docs/scale.md)"),
           "train.ppo_epochs": (1, f"{_NO_YAML}; verl's default ppo_epochs 1"),
           "train.dynamic_sampling": (False, f"{_SH} L48 verl.trainer.main_ppo (enable_filter_groups L14 is "
                                             f"never passed)"),

@@ -39,7 +39,7 @@ import traceback
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _resolve_config_path(argv: list[str]) -> list[str]:
+def resolve_config_path(argv: list[str]) -> list[str]:
   """`--config steer.py[:variant]` (a bare name) means configs/steer.py; `--config RUN_DIR/config.json`
   (a run's saved config) is read by rlvr_jax/config/saved_config.py."""
   out = list(argv)
@@ -160,7 +160,7 @@ def main(argv: list[str]) -> int:
                     "one (the change is recorded in RUN_DIR/config_changes.jsonl)")
   flags.DEFINE_bool("debug", False, "print the traceback of an error (by default an error is one line)")
   flags.mark_flags_as_required(["config"])
-  argv = _resolve_config_path(argv)
+  argv = resolve_config_path(argv)
   from rlvr_jax.config.command_line import check_command_line
   from rlvr_jax.errors import ConfigError
 

@@ -50,6 +50,8 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.rollout = ml_collections.ConfigDict()
   c.rollout.prompts_per_step = 8   # verl train_batch_size
   c.rollout.gen_prompts = 0        # prompts per generation batch (verl data.gen_batch_size); 0 = prompts_per_step
+  c.rollout.prompts_per_call = 0   # prompts one sampler call decodes together (their rows share a KV cache);
+                                   # a generation batch runs as gen_prompts / this calls; 0 = one call
   c.rollout.num_samples = 8        # responses per prompt (the GRPO group, verl rollout.n)
   c.rollout.max_new_tokens = 1024
   c.rollout.temperature = 1.0

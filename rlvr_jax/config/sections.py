@@ -75,14 +75,23 @@ class RolloutSpec:
     prompts_per_step: prompts whose groups make one rollout batch (verl train_batch_size).
     gen_prompts: prompts per generation batch (verl gen_batch_size); dynamic sampling draws further
       generation batches until prompts_per_step informative groups are collected.
+    prompts_per_call: prompts one sampler call decodes together; a generation batch is gen_prompts /
+      prompts_per_call calls in sequence, the same responses as one call (keys are folded per prompt),
+      with the KV cache of prompts_per_call x num_samples rows.
     sampling: how responses are drawn (stop tokens resolved to ids).
     stop_tokens: the stop token strings.
   """
 
   prompts_per_step: int
   gen_prompts: int
+  prompts_per_call: int
   sampling: SamplingSettings
   stop_tokens: tuple[str, ...]
+
+  @property
+  def sampler_calls(self) -> int:
+    """Sampler calls per generation batch."""
+    return self.gen_prompts // self.prompts_per_call
 
 
 @dataclasses.dataclass(frozen=True)

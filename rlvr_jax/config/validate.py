@@ -109,7 +109,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
                               temperature=c.rollout.temperature, top_p=c.rollout.top_p, top_k=c.rollout.top_k,
                               stop_token_ids=codec.stop_token_ids)
   rollout = RolloutSpec(prompts_per_step=c.rollout.prompts_per_step,
-                        gen_prompts=c.rollout.gen_prompts or c.rollout.prompts_per_step, sampling=sampling,
+                        gen_prompts=c.rollout.gen_prompts or c.rollout.prompts_per_step,
+                        prompts_per_call=(c.rollout.prompts_per_call or c.rollout.gen_prompts
+                                          or c.rollout.prompts_per_step), sampling=sampling,
                         stop_tokens=rollout_values["stop_tokens"])
   return RunSpec(name=c.name, method=c.method, run_dir=run_dir, model=model, codec=codec, data=data,
                  rollout=rollout, reward=reward, advantage=advantage, objective=objective, train=train, optim=optim,
@@ -164,6 +166,12 @@ def _check_rollout(c: ml_collections.ConfigDict) -> dict:
     require(_is_int(r[name], 1), f"rollout.{name}={r[name]!r} must be an int >= 1")
   require(_is_int(r.gen_prompts, 0), f"rollout.gen_prompts={r.gen_prompts!r} must be an int >= 0 "
                                      f"(0 = rollout.prompts_per_step)")
+  require(_is_int(r.prompts_per_call, 0), f"rollout.prompts_per_call={r.prompts_per_call!r} must be an int >= 0 "
+                                          f"(0 = the whole generation batch in one sampler call)")
+  gen_prompts = r.gen_prompts or r.prompts_per_step
+  require(gen_prompts % (r.prompts_per_call or gen_prompts) == 0,
+          f"rollout.prompts_per_call={r.prompts_per_call} does not divide the generation batch of {gen_prompts} "
+          f"prompts (rollout.gen_prompts, 0 = rollout.prompts_per_step)")
   require(_is_number(r.temperature) and r.temperature >= 0,
           f"rollout.temperature={r.temperature!r} must be a finite number >= 0 (0 = greedy)")
   require(_is_number(r.top_p) and 0 < r.top_p <= 1, f"rollout.top_p={r.top_p!r} must be in (0, 1]")
@@ -358,7 +366,9 @@ def _check_batch_split(c: ml_collections.ConfigDict, mesh_shape: tuple[int, int,
           f"{mesh_shape[0]} x {mesh_shape[1]} = {data_parallel} data-parallel devices (mesh "
           f"{dict(zip(sharding.MESH_AXES, mesh_shape))}); change the mesh, train.micro_batches or the batch")
   gen_prompts = r.gen_prompts or r.prompts_per_step
-  for field, prompts in (("rollout.prompts_per_step", r.prompts_per_step), ("rollout.gen_prompts", gen_prompts)):
+  per_call = r.prompts_per_call or gen_prompts
+  for field, prompts in (("rollout.prompts_per_step", r.prompts_per_step), ("rollout.gen_prompts", gen_prompts),
+                         ("rollout.prompts_per_call", per_call)):
     require(prompts % num_processes == 0,
             f"{field}={prompts} is not divisible by the {num_processes} processes (each host loads an equal "
             f"share of the prompts)")

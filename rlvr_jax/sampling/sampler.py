@@ -81,16 +81,11 @@ def generate(
   Returns:
     `SamplerOutput` with R = B * num_samples rows; arrays stay on device (nothing is synced to host).
   """
-  config = model.config
-  strategy = make_strategy(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p)
-  ids, mask = _check_prompts(prompt_ids, prompt_mask, config.vocab_size)
+  spec = _sampler_spec(model.config, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                       top_k=top_k, min_p=min_p, stop_token_ids=stop_token_ids, num_samples=num_samples,
+                       pad_id=pad_id, return_sampling_logprobs=return_sampling_logprobs)
+  ids, mask = _check_prompts(prompt_ids, prompt_mask, model.config.vocab_size)
   batch, prompt_len = ids.shape
-  _check_positive_int("max_new_tokens", max_new_tokens)
-  _check_positive_int("num_samples", num_samples)
-  stop_token_ids = tuple(stop_token_ids)
-  for token in stop_token_ids:
-    _check_token("stop_token_ids", token, config.vocab_size)
-  _check_token("pad_id", pad_id, config.vocab_size)
   if prompt_ids_for_rng is None:
     prompt_ids_for_rng = np.arange(batch, dtype=np.int32)
   if tuple(np.shape(prompt_ids_for_rng)) != (batch,):
@@ -101,18 +96,84 @@ def generate(
   if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
     key = jax.random.wrap_key_data(key)  # raw uint32 key data, as stored in a train state
 
-  spec = SamplerSpec(max_new_tokens=max_new_tokens, num_samples=num_samples,
-                     stop_token_ids=tuple(int(t) for t in stop_token_ids), strategy=strategy, pad_id=int(pad_id),
-                     context_limit=config.max_position_embeddings, sampling_logprobs=return_sampling_logprobs)
-  graphdef, params = nnx.split(model)
-  dtype = jnp.dtype(model.dtype if cache_dtype is None else cache_dtype)
-  programs = _programs(graphdef, config, spec, mesh, jnp.dtype(model.dtype).name, dtype.name, batch, prompt_len,
-                       model.scan_layers)
+  params, programs = _model_programs(model, spec, mesh, cache_dtype, batch, prompt_len)
   knobs = SamplingKnobs.create(temperature, top_p, min_p)
   inputs = programs.place_inputs(ids, mask, jnp.asarray(prompt_ids_for_rng, jnp.int32))
   state = programs.prefill(params, *inputs, key, knobs)
   state = programs.decode(params, state, knobs)
   return programs.finish(state.replace(cache=None))
+
+
+class SamplerPrograms(NamedTuple):
+  """The prefill and decode programs of one `generate` call shape, with abstract arguments to lower and
+  compile them ahead of time (`rlvr_jax.scale`: a compile check for a TPU slice from any machine).
+
+  The programs are the very jitted functions `generate` runs for the same model structure, settings,
+  mesh and shapes (one cache), so what is compiled here is what a rollout runs.
+  """
+
+  prefill: Callable  # (params, prompt_ids, prompt_mask, rng_ids, key, knobs) -> DecodeState
+  decode: Callable  # (params, state [donated], knobs) -> DecodeState
+  prefill_args: tuple  # jax.ShapeDtypeStruct pytrees (with shardings on a mesh) of prefill's arguments
+  decode_args: tuple  # and of decode's: the parameters, prefill's output state, the knobs
+
+
+def sampler_programs(model: Qwen, batch: int, prompt_len: int, *, max_new_tokens: int, temperature: float = 1.0,
+                     top_p: float = 1.0, top_k: int = 0, min_p: float = 0.0, stop_token_ids: Sequence[int] = (),
+                     num_samples: int = 1, mesh: Mesh | None = None, pad_id: int = 0,
+                     return_sampling_logprobs: bool = False, cache_dtype: Any | None = None) -> SamplerPrograms:
+  """The programs `generate(model, [batch, prompt_len] prompts, ...)` runs, and their abstract arguments.
+
+  `model` may be abstract (`rlvr_jax.models.abstract_model`, or `nnx.merge` of a graphdef with
+  `jax.ShapeDtypeStruct` parameters): its parameters' shapes, dtypes and shardings are the parameter
+  arguments. Every other argument means what it means for `generate`.
+  """
+  spec = _sampler_spec(model.config, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                       top_k=top_k, min_p=min_p, stop_token_ids=stop_token_ids, num_samples=num_samples,
+                       pad_id=pad_id, return_sampling_logprobs=return_sampling_logprobs)
+  _check_positive_int("batch", batch)
+  _check_positive_int("prompt_len", prompt_len)
+  params, programs = _model_programs(model, spec, mesh, cache_dtype, batch, prompt_len)
+  params = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
+                        params)
+  replicated = None if mesh is None else NamedSharding(mesh, P())
+  abstract = lambda shape, dtype, sharding: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)  # noqa: E731
+  rows = lambda shape: None if mesh is None else _row_sharding(mesh, shape)  # noqa: E731
+  key = abstract((), jax.eval_shape(lambda: jax.random.key(0)).dtype, replicated)
+  knobs = jax.tree.map(lambda x: abstract(x.shape, x.dtype, replicated), SamplingKnobs.create(1.0, 1.0, 0.0))
+  prefill_args = (params, abstract((batch, prompt_len), jnp.int32, rows((batch, prompt_len))),
+                  abstract((batch, prompt_len), jnp.int32, rows((batch, prompt_len))),
+                  abstract((batch,), jnp.int32, rows((batch,))), key, knobs)
+  state = jax.eval_shape(programs.prefill, *prefill_args)
+  if mesh is not None:
+    state = jax.tree.map(lambda x, s: abstract(x.shape, x.dtype, s), state, programs.state_shardings)
+  return SamplerPrograms(prefill=programs.prefill, decode=programs.decode, prefill_args=prefill_args,
+                         decode_args=(params, state, knobs))
+
+
+def _sampler_spec(config: QwenConfig, *, max_new_tokens: int, temperature: float, top_p: float, top_k: int,
+                  min_p: float, stop_token_ids: Sequence[int], num_samples: int, pad_id: int,
+                  return_sampling_logprobs: bool) -> SamplerSpec:
+  """Checks the sampling settings and returns their static half."""
+  strategy = make_strategy(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p)
+  _check_positive_int("max_new_tokens", max_new_tokens)
+  _check_positive_int("num_samples", num_samples)
+  stop_token_ids = tuple(stop_token_ids)
+  for token in stop_token_ids:
+    _check_token("stop_token_ids", token, config.vocab_size)
+  _check_token("pad_id", pad_id, config.vocab_size)
+  return SamplerSpec(max_new_tokens=max_new_tokens, num_samples=num_samples,
+                     stop_token_ids=tuple(int(t) for t in stop_token_ids), strategy=strategy, pad_id=int(pad_id),
+                     context_limit=config.max_position_embeddings, sampling_logprobs=return_sampling_logprobs)
+
+
+def _model_programs(model: Qwen, spec: SamplerSpec, mesh: Mesh | None, cache_dtype: Any | None, batch: int,
+                    prompt_len: int) -> tuple[nnx.State, _Programs]:
+  """The model's parameters and the (cached) programs for its structure, these settings and shapes."""
+  graphdef, params = nnx.split(model)
+  dtype = jnp.dtype(model.dtype if cache_dtype is None else cache_dtype)
+  return params, _programs(graphdef, model.config, spec, mesh, jnp.dtype(model.dtype).name, dtype.name, batch,
+                           prompt_len, model.scan_layers)
 
 
 class _Programs(NamedTuple):
@@ -122,6 +183,7 @@ class _Programs(NamedTuple):
   decode: Callable  # (params, state [donated], knobs) -> DecodeState
   finish: Callable  # DecodeState without cache -> SamplerOutput
   place_inputs: Callable  # host or device arrays -> arrays in the prefill's input layout
+  state_shardings: DecodeState | None  # the decode state's layout (None without a mesh)
 
 
 @functools.lru_cache(maxsize=64)
@@ -146,7 +208,7 @@ def _programs(graphdef: nnx.GraphDef, config: QwenConfig, spec: SamplerSpec, mes
   finish = SamplerOutput.from_state
   if mesh is None:
     return _Programs(jax.jit(run_prefill), jax.jit(run_decode, donate_argnums=1), jax.jit(finish),
-                     lambda *arrays: arrays)
+                     lambda *arrays: arrays, None)
 
   replicated = NamedSharding(mesh, P())
   input_shardings = (_row_sharding(mesh, (batch, prompt_len)),) * 2 + (_row_sharding(mesh, (batch,)),)
@@ -168,6 +230,7 @@ def _programs(graphdef: nnx.GraphDef, config: QwenConfig, spec: SamplerSpec, mes
                      donate_argnums=1),
       finish=jax.jit(finish, in_shardings=(finish_shardings,), out_shardings=output_shardings),
       place_inputs=place_inputs,
+      state_shardings=state_shardings,
   )
 
 

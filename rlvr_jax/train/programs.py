@@ -4,8 +4,10 @@ what the configured method adds: the greedy sampler (ReMax), the scoring pass wi
 token baseline), the critic's value pass and update step (PPO), the in-reward KL controller.
 
 The trainer and `launch/compile_check.py` both build them here, so what the compile check measures is
-what the trainer runs. Parameters and state are jit arguments (new weights never recompile); the update
-step donates the train state and pins its output layout to the state's, so an update never moves it.
+what the trainer runs; `abstract_train_state` is the trainer's train state as shapes and shardings (no
+weights), what the compile check passes where the trainer passes arrays. Parameters and state are jit
+arguments (new weights never recompile); the update step donates the train state and pins its output
+layout to the state's, so an update never moves it.
 """
 
 from __future__ import annotations
@@ -14,16 +16,18 @@ import dataclasses
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from rlvr_jax import sharding
+from rlvr_jax import models, sharding
 from rlvr_jax.config.spec import RunSpec
 from rlvr_jax.sampling.settings import make_generate_fn
 from rlvr_jax.train.advantage_inputs import estimator_needs
 from rlvr_jax.train.critic_update import CriticUpdateConfig, make_critic_update_step
 from rlvr_jax.train.scoring import make_scoring_fn
+from rlvr_jax.train.state import TrainState, create_train_state
 from rlvr_jax.train.update import UpdateConfig, make_update_step
 from rlvr_jax.train.value_model import make_value_fn
 
@@ -107,7 +111,39 @@ def build_programs(spec: RunSpec, graphdef: nnx.GraphDef, mesh: Mesh, tx: optax.
   update_kl_controller = None
   if spec.kl_in_reward is not None:
     update_kl_controller = jax.jit(spec.kl_in_reward.update, static_argnums=2, out_shardings=replicated)
-  return Programs(generate=make_generate_fn(graphdef, spec.rollout.sampling, mesh), score=score, update=update,
+  generate = make_generate_fn(graphdef, spec.rollout.sampling, mesh, calls=spec.rollout.sampler_calls)
+  return Programs(generate=generate, score=score, update=update,
                   update_schedules=jax.jit(spec.objective.update_state), scoring_rows=rows, score_old=score_old,
                   greedy=greedy, values=values, critic_update=critic_update,
                   update_kl_controller=update_kl_controller)
+
+
+def abstract_train_state(spec: RunSpec, mesh: Mesh, tx: optax.GradientTransformation
+                         ) -> tuple[nnx.GraphDef, TrainState]:
+  """The graphdef and train state `rlvr_jax.train.train` builds for `spec` on `mesh`, with
+  `jax.ShapeDtypeStruct` leaves carrying the trainer's shardings: nothing is read or allocated.
+
+  The trainer loads float32 master weights in the training layout (`models.load_pretrained(mesh=...)`),
+  builds the optimizer state from them (Adam's moments are `zeros_like` the parameters, so they keep
+  their roles and shardings) and replicates every other leaf (counters, schedules, step, key); this
+  gives the same layout from the parameters' roles. tests/scale/test_abstract_run.py checks it leaf by
+  leaf against the state the trainer builds.
+  """
+  # jnp.dtype(...), not the scalar type: `load_pretrained` normalises param_dtype so, and the graphdef's
+  # hash (the sampler's program cache key) tells the two apart.
+  model = models.abstract_model(spec.model.architecture, spec.model.dtype, jnp.dtype(jnp.float32),
+                                scan_layers=spec.model.scan_layers, attention=spec.model.attention,
+                                platform=mesh.devices.flat[0].platform)
+  graphdef, params = nnx.split(model, nnx.Param)
+  state = jax.eval_shape(lambda p: create_train_state(nnx.merge(graphdef, p), tx, spec.objective.init_state(),
+                                                      seed=spec.train.seed)[1], params)
+  replicated = NamedSharding(mesh, P())
+
+  def place(leaf):
+    if isinstance(leaf, nnx.Variable):
+      leaf_spec = sharding.variable_spec(leaf, "train")
+      where = replicated if leaf_spec is None else sharding.named_sharding(mesh, leaf_spec, leaf.shape)
+      return leaf.replace(jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=where))
+    return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated)
+
+  return graphdef, jax.tree.map(place, state, is_leaf=lambda x: isinstance(x, nnx.Variable))

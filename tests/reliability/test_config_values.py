@@ -29,6 +29,8 @@ NAN, INF = float("nan"), float("inf")
     ("train.max_gen_batches", -1, r"train\.max_gen_batches=-1 must be an int >= 0 \(0 = unlimited\)"),
     ("rollout.gen_prompts", 32, r"rollout\.gen_prompts=32 differs from rollout\.prompts_per_step=16, which only "
                                 r"dynamic sampling"),
+    ("rollout.prompts_per_call", -1, r"rollout\.prompts_per_call=-1 must be an int >= 0 \(0 = the whole generation"),
+    ("rollout.prompts_per_call", 5, r"rollout\.prompts_per_call=5 does not divide the generation batch of 16 prompts"),
     ("optim.schedule_unit", "epoch", r"optim\.schedule_unit='epoch'; known: rollout, optimizer"),
     ("data.builtin_task", "poetry", r"data\.builtin_task='poetry'; known: arithmetic, code"),
     ("name", "a/b", r"name='a/b' must be a non-empty run name without '/'"),

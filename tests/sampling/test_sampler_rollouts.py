@@ -7,9 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from rlvr_jax import models, sharding
-from rlvr_jax.sampling import FinishReason, generate
+from rlvr_jax.sampling import FinishReason, SamplingSettings, generate, make_generate_fn
 
 CONFIG = dataclasses.replace(models.preset("tiny"), vocab_size=128, hidden_size=64, intermediate_size=144,
                              num_layers=2, num_heads=4, num_kv_heads=2, head_dim=16)
@@ -194,3 +195,26 @@ def test_bad_arguments_raise_before_compiling(model, change, field):
   with pytest.raises(ValueError, match=field):
     generate(model, kwargs.pop("prompt_ids"), kwargs.pop("prompt_mask"), **kwargs)
   assert len(_compiles) == before
+
+
+def test_a_batch_split_into_sampler_calls_gives_the_same_samples(model):
+  """rollout.prompts_per_call: `make_generate_fn(calls=2)` decodes a batch of 4 prompts as two calls of 2
+  (one compiled program, a KV cache half the size) and returns exactly the rows of one call of 4."""
+  ids, mask = _prompts()
+  graphdef, params = nnx.split(model)
+  settings = SamplingSettings(num_samples=2, max_new_tokens=12, temperature=1.0, top_p=1.0, top_k=0,
+                              stop_token_ids=STOPS)
+  row_ids = np.array([3, 5, 9, 11])
+  whole = _host(make_generate_fn(graphdef, settings, None)(params, ids, mask, row_ids, jax.random.key(4)))
+  before = len(_compiles)
+  split = _host(make_generate_fn(graphdef, settings, None, calls=2)(params, ids, mask, row_ids, jax.random.key(4)))
+  halves = len(_compiles) - before
+  assert split.tokens.shape == whole.tokens.shape == (8, 12)
+  np.testing.assert_array_equal(split.tokens, whole.tokens)
+  np.testing.assert_array_equal(split.lengths, whole.lengths)
+  np.testing.assert_allclose(split.logprobs, whole.logprobs, atol=1e-5)
+  again = len(_compiles)
+  make_generate_fn(graphdef, settings, None, calls=2)(params, ids, mask, row_ids, jax.random.key(5))
+  assert halves >= 1 and len(_compiles) == again, "the second split run must reuse the half-size program"
+  with pytest.raises(ValueError, match="4 prompts do not split into 3 equal sampler calls"):
+    make_generate_fn(graphdef, settings, None, calls=3)(params, ids, mask, row_ids, jax.random.key(4))
