@@ -32,10 +32,11 @@ def require(condition: bool, message: str) -> None:
     raise ConfigError(message)
 
 
-def check_hf_directory(path: str, field: str = "model.path") -> QwenConfig:
+def check_hf_directory(path: str, field: str = "model.path", *, weights: bool = True) -> QwenConfig:
   """Checks an HF directory without reading tensors: config.json parses into a supported Qwen config,
-  and every safetensors file the directory names exists with an intact header (safetensors checks the
-  header against the file size, so a truncated download fails here)."""
+  and (with `weights`) every safetensors file the directory names exists with an intact header
+  (safetensors checks the header against the file size, so a truncated download fails here) and the
+  shapes config.json implies."""
   require(os.path.isdir(path), f"{field}={path!r} does not exist or is not a directory")
   config_file = os.path.join(path, "config.json")
   require(os.path.isfile(config_file),
@@ -45,6 +46,8 @@ def check_hf_directory(path: str, field: str = "model.path") -> QwenConfig:
       model = QwenConfig.from_hf_dict(json.load(f))
   except (ValueError, TypeError, KeyError) as e:  # JSONDecodeError is a ValueError
     raise ConfigError(f"{field}={path!r}: config.json: {type(e).__name__}: {e}") from None
+  if not weights:
+    return model
   try:
     files = sorted(set(hf_weights.checkpoint_files(path).values()))
   except FileNotFoundError as e:

@@ -61,7 +61,7 @@ def objective_mapping(section: ml_collections.ConfigDict) -> dict:
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, *,
-             num_processes: int | None = None, platform: str | None = None) -> RunSpec:
+             num_processes: int | None = None, platform: str | None = None, weights: bool = True) -> RunSpec:
   """Raises ConfigError for any bad value or unusable path, so that a wrong input costs seconds here
   instead of failing after a warm start, a weight load or a compile.
 
@@ -71,6 +71,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
     num_processes: hosts that split each prompt batch (default: `jax.process_count()`).
     platform: where the run will compile ("cpu", "gpu", "tpu"; default: this process's backend), for the
       kernels model.attention can use.
+    weights: check model.path's weight files (False: its config.json only; for a compile check, which
+      needs the architecture and never the weights).
   """
   c = config
   require(c.method in METHOD_PRESETS,
@@ -78,7 +80,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
           f"file sets it; name a run with train.run_dir)")
   require(isinstance(c.name, str) and bool(c.name.strip()) and "/" not in c.name,
           f"name={c.name!r} must be a non-empty run name without '/'")
-  model = _model(c, platform or jax.default_backend())
+  model = _model(c, platform or jax.default_backend(), weights)
   rollout_values = _check_rollout(c)
   data = _data(c)
   train = _train(c)
@@ -120,14 +122,14 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
                  kl_in_reward=kl_in_reward)
 
 
-def _model(c: ml_collections.ConfigDict, platform: str) -> ModelSpec:
+def _model(c: ml_collections.ConfigDict, platform: str, weights: bool) -> ModelSpec:
   """The policy's architecture: the embedded preset, or model.path's config.json after checking the
   directory holds readable weights."""
   require(c.model.dtype in DTYPES, f"model.dtype={c.model.dtype!r}; known: {', '.join(DTYPES)}")
   require(not c.model.tokenizer or os.path.isdir(c.model.tokenizer),
           f"model.tokenizer={c.model.tokenizer!r} does not exist or is not a directory")
   if c.model.path:
-    architecture = check_hf_directory(c.model.path)
+    architecture = check_hf_directory(c.model.path, weights=weights)
   else:
     require(c.model.preset in PRESETS,
             f"model.preset={c.model.preset!r} is not a known preset; known: {', '.join(sorted(PRESETS))}")

@@ -4,8 +4,8 @@ A compile check needs the architecture, never the weights: `configs/steer.py:mod
 names its architecture (`model.preset`, set by the `model=` variant), and `model.path` is normally given
 only on the machine that trains. `rlvr_jax.config.validate` reads the architecture from `model.path`
 (and requires one for every preset but the embedded default), so without a path the config is validated
-against a stand-in HF directory in a temporary directory: the preset's config.json, a weight file with no
-tensors and the built-in tokenizer. Every other check runs as for a launch (batch splits over the slice's
+against a stand-in HF directory in a temporary directory: the preset's config.json and the built-in tokenizer,
+validated with `weights=False` (no weight file is read). Every other check runs as for a launch (batch splits over the slice's
 devices and hosts, the context length, the attention kernel for the target platform, objective,
 optimizer); the stand-in only changes the stop-token ids (the built-in tokenizer's, the same number of
 them), which no program's shape or memory depends on. With `model.path` set, the config is validated as is.
@@ -18,14 +18,12 @@ import os
 import tempfile
 
 import ml_collections
-from safetensors.numpy import save_file
 
 from rlvr_jax.config import validate
 from rlvr_jax.config.spec import RunSpec
 from rlvr_jax.data.text_codec import save_tokenizer
 from rlvr_jax.embedded import builtin_tokenizer
 from rlvr_jax.errors import ConfigError
-from rlvr_jax.models import hf_weights
 from rlvr_jax.models.config import PRESETS, QwenConfig
 
 
@@ -42,7 +40,7 @@ def abstract_run_spec(config: ml_collections.ConfigDict, *, num_devices: int, nu
     write_stand_in(PRESETS[preset], directory)
     stand_in = ml_collections.ConfigDict(config.to_dict())
     stand_in.model.path = directory
-    spec = validate(stand_in, num_devices, num_processes=num_processes, platform=platform)
+    spec = validate(stand_in, num_devices, num_processes=num_processes, platform=platform, weights=False)
   if spec.model.architecture != PRESETS[preset]:
     raise ConfigError(f"model.preset={preset!r}: its config.json does not read back as the preset "
                       f"({spec.model.architecture} != {PRESETS[preset]})")
@@ -50,8 +48,7 @@ def abstract_run_spec(config: ml_collections.ConfigDict, *, num_devices: int, nu
 
 
 def write_stand_in(architecture: QwenConfig, directory: str) -> None:
-  """An HF directory with `architecture`'s config.json, an empty weight file and the built-in tokenizer."""
+  """An HF directory with `architecture`'s config.json and the built-in tokenizer (no weights)."""
   with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
     json.dump(architecture.to_hf_dict(), f)
-  save_file({}, os.path.join(directory, hf_weights.SINGLE_FILE))
   save_tokenizer(builtin_tokenizer(), directory)

@@ -142,6 +142,7 @@ def test_a_published_variant_validates_without_its_weights():
   spec = abstract_run_spec(config, num_devices=64, num_processes=16, platform="tpu")
   assert spec.model.architecture == models.preset("qwen2.5-math-7b")
   assert spec.mesh.tensor == 4 and spec.model.attention == "auto"
+  assert spec.model.scan_layers and spec.model.remat  # the published-scale defaults (docs/scale.md)
   # Every other check runs as at launch: a mini-batch that cannot split over the slice's devices fails.
   config.unlock()
   config.train.micro_batches = 512
