@@ -11,8 +11,8 @@ math-verify says equal (`entropy_math_grader`). The recipe's values are 1.0 / 0.
 (`RewardConfig(correct=1, incorrect=0)`, the default); its `format_score` (1 when a box was found) is
 what `format_weight` pays for here.
 
-Deviations: listed in `entropy_math_grader` and `sympy_grader` (LaTeX to text through math-verify's
-parser instead of pylatexenc; parsing without code execution; the installed math-verify). Timeouts:
+Deviations: listed in `entropy_math_grader` and `sympy_grader` (parsing without code execution; the
+installed math-verify; LaTeX becomes text through pylatexenc, as in the reference). Timeouts:
 the reference's inner budgets, plus the pool's per-sample limit (`RewardConfig.timeout_s`; keep it above
 5 s x tuple elements + 3 s so the inner budgets decide, as in the reference).
 """
