@@ -169,10 +169,15 @@ RECIPES = {
             "objective.kl.coef": (0.0, f"{_B} L17-20, L82-85 (no KL loss, no KL reward)"),
             "train.steps": (0, f"{_B} L139: epochs, not steps"),
             "train.mini_batches": (16, f"{_B} L39, L104 ppo_mini_batch_size 32 prompts = 512 / 32"),
-            "train.micro_batches": (4, f"{_B} L64, L96 dynamic batches of 22528 tokens per GPU (L63) x Ulysses "
-                                       f"sequence parallel 8 (L62, L110) = 8 full-length sequences per group of 8 "
-                                       f"GPUs; 16 nodes (L45) x 8 GPUs (L134) / 8 = 16 groups = 128 of the 512 "
-                                       f"mini-batch rows per micro step (a memory knob)"),
+            "train.micro_batches": (32, f"{_B} L64, L96 dynamic batches of 22528 tokens per GPU (L63) x "
+                                       f"Ulysses sequence parallel 8 (L62, L110) = 128 of the 512 mini-batch rows per micro "
+                                       f"step on 16 nodes (L45) x 8 GPUs (L134); without sequence parallelism here, 32 "
+                                       f"micro-batches = one 22,528-token row per device of a v5p-128 (fsdp 16), checked by "
+                                       f"launch/compile_check.py (docs/scale.md; any value gives the same gradient)"),
+            "rollout.prompts_per_call": (32, f"{_B} rolls out with vLLM, which decodes continuously within "
+                                          f"its memory budget (no batch size in the script); 32 prompts x 16 samples = 512 "
+                                          f"rows per sampler call fit a v5p-128 (docs/scale.md): 48 calls per generation "
+                                          f"batch of 1,536 prompts"),
             "train.ppo_epochs": (1, f"{_VERL_DEFAULT} ppo_epochs 1"),
             "train.dynamic_sampling": (True, f"{_B} L33, L89 filter_groups.enable (metric acc L34, L91)"),
             "train.max_gen_batches": (10, f"{_B} L35, L90 max_num_gen_batches"),
