@@ -160,9 +160,11 @@ RECIPES = {
             "objective.kl.coef": (0.0, f"{_SH} L14-15 use_kl_loss=False / kl_loss_coef 0, L12 use_kl_in_reward"),
             "train.steps": (0, f"{_SH} L137: epochs, not steps"),
             "train.mini_batches": (8, f"{_SH} L33 train_prompt_mini_bsz 32 = 256 / 32"),
-            "train.micro_batches": (32, f"{_SH} L35 max_token 10240 per GPU (dynamic batch, L55) = 1 full-length "
+            "train.micro_batches": (16, f"{_SH} L35 max_token 10240 per GPU (dynamic batch, L55) = 1 full-length "
                                         f"sequence x 8 GPUs (L41 NNODES 1, L132 8 per node) = 8 of the 256 "
-                                        f"mini-batch rows per micro step (a memory knob)"),
+                                        f"mini-batch rows per micro step; a memory knob (any value gives the same "
+                                        f"gradient): 16 = one row per data-parallel device of a v5p-128 (fsdp 16), "
+                                        f"checked by launch/compile_check.py (docs/scale.md)"),
             "train.ppo_epochs": (1, f"{_VERL_DEFAULT} ppo_epochs 1"),
             "train.dynamic_sampling": (True, f"{_SH} L28 enable_filter_groups (metric acc L29)"),
             "train.max_gen_batches": (10, f"{_SH} L30 max_num_gen_batches"),

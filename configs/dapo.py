@@ -93,10 +93,15 @@ RECIPES = {
             "objective.kl.coef": (0.0, f"{_V} L9-10, L71-72 kl_coef / kl_loss_coef 0"),
             "train.steps": (0, f"{_V} L127: epochs, not steps"),
             "train.mini_batches": (16, f"{_V} L25, L93 ppo_mini_batch_size 32 prompts = 512 / 32"),
-            "train.micro_batches": (4, f"{_V} L53, L82 dynamic batches of 22528 tokens per GPU (L52) x Ulysses "
-                                       f"sequence parallel 8 (L51, L99) = 8 full-length sequences per group of 8 "
-                                       f"GPUs; 16 nodes (L33) x 8 GPUs (L122) / 8 = 16 groups = 128 of the 512 "
-                                       f"mini-batch rows per micro step (a memory knob)"),
+            "train.micro_batches": (32, f"{_V} L53, L82 dynamic batches of 22528 tokens per GPU (L52) x "
+                                       f"Ulysses sequence parallel 8 (L51, L99) = 128 of the 512 mini-batch rows per micro "
+                                       f"step on 16 nodes (L33) x 8 GPUs (L122); without sequence parallelism here, 32 "
+                                       f"micro-batches = one 22,528-token row per device of a v5p-128 (fsdp 16), checked by "
+                                       f"launch/compile_check.py (docs/scale.md; any value gives the same gradient)"),
+            "rollout.prompts_per_call": (16, f"{_V} rolls out with vLLM, which decodes continuously within "
+                                          f"its memory budget (no batch size in the script); 16 prompts x 16 samples = 256 "
+                                          f"rows per sampler call fit a v5p-128 at 32B (docs/scale.md): 96 calls per "
+                                          f"generation batch of 1,536 prompts"),
             "train.ppo_epochs": (1, f"{_VERL_DEFAULT} ppo_epochs 1"),
             "train.dynamic_sampling": (True, f"{_V} L19, L75 filter_groups.enable (metric acc L20, L77)"),
             "train.max_gen_batches": (10, f"{_V} L21, L76 max_num_gen_batches"),
