@@ -149,3 +149,24 @@ def test_a_published_variant_validates_without_its_weights():
   with pytest.raises(ConfigError, match="train.micro_batches"):
     abstract_run_spec(config, num_devices=64, num_processes=16, platform="tpu")
 
+
+
+def _published_variants() -> list[tuple[str, str]]:
+  variants = []
+  for path in sorted(os.listdir(os.path.join(ROOT, "configs"))):
+    if path.endswith(".py"):
+      module_spec = importlib.util.spec_from_file_location(path[:-3], os.path.join(ROOT, "configs", path))
+      module = importlib.util.module_from_spec(module_spec)
+      module_spec.loader.exec_module(module)
+      variants += [(path[:-3], model) for model in module.RECIPES]
+  return variants
+
+
+@pytest.mark.parametrize("name, model", _published_variants())
+def test_every_published_recipe_validates_on_a_v5p_128(name, model):
+  """docs/scale.md's slice for every recipe: `mesh=v5p-128` (64 chips, 16 hosts) accepts its batch splits,
+  sampler calls and kernels as a launch there would, before anyone compiles or rents it."""
+  spec = abstract_run_spec(config_file(name, f"model={model},mesh=v5p-128"), num_devices=64, num_processes=16,
+                           platform="tpu")
+  assert spec.model.scan_layers and spec.model.remat
+  assert spec.rollout.gen_prompts % spec.rollout.prompts_per_call == 0
