@@ -125,12 +125,15 @@ def _flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def _set(config: ml_collections.ConfigDict, field: str, value) -> None:
+  """config.<field> = value; an int where the field is a float is widened (ml_collections would refuse
+  it), any other type mismatch is ml_collections' error naming the field."""
   *sections, key = field.split(".")
   node = config
   for section in sections:
     node = node[section]
-  node[key] = type(node[key])(value) if isinstance(node[key], (int, float)) and not isinstance(node[key], bool) \
-      else value
+  if isinstance(node[key], float) and isinstance(value, int) and not isinstance(value, bool):
+    value = float(value)
+  node[key] = value
 
 
 def run_config(method: str, level: float, seed: int, budget: Budget, run_dir: str) -> ml_collections.ConfigDict:
@@ -236,31 +239,33 @@ def spearman(a: list[float], b: list[float]) -> float:
 
 
 def tables(summaries: list[dict], methods: list[str], eval_samples: int) -> str:
+  """The dose-response table (mean ± 95% half-width over seeds per method and level) and the verdicts."""
   lines = [f"| method | knob | value | seeds | final entropy | held-out pass@1 | held-out pass@{eval_samples} | "
            f"wall s (mean) |", "|---|---|---|---|---|---|---|---|"]
   verdicts = ["", "| method | Spearman(strength, final entropy) | predicted | verdict |", "|---|---|---|---|"]
   for method in methods:
     knob, runs = KNOBS[method], [s for s in summaries if s["method"] == method]
+    if not runs:
+      continue
     for level in knob.levels:
       cell = [s for s in runs if s["level"] == level]
       if not cell:
         continue
       stats = [mean_ci([s[key] for s in cell]) for key in ("entropy_final", "pass1_final", "passk_final")]
-      lines.append(f"| {method} | {knob.field.split('.', 1)[1]} | {level:g}{' (off)' if level == knob.levels[0] else ''} | "
-                   f"{len(cell)} | " + " | ".join(f"{m:.3f}" + (f" ± {h:.3f}" if math.isfinite(h) else "")
-                                                   for m, h in stats)
-                   + f" | {np.mean([s['wall_s'] for s in cell]):.0f} |")
-    strength = {lv: st for lv, st in zip(knob.levels, knob.strength)}
+      value = f"{level:g}{' (off)' if level == knob.levels[0] else ''}"
+      cells = " | ".join(f"{m:.3f}" + (f" ± {h:.3f}" if math.isfinite(h) else "") for m, h in stats)
+      lines.append(f"| {method} | {knob.field.split('.', 1)[1]} | {value} | {len(cell)} | {cells} | "
+                   f"{np.mean([s['wall_s'] for s in cell]):.0f} |")
+    strength = dict(zip(knob.levels, knob.strength))
     levels, seeds = {s["level"] for s in runs}, {s["seed"] for s in runs}
-    if not runs:
-      continue
     rho = spearman([strength[s["level"]] for s in runs], [s["entropy_final"] for s in runs])
     if len(levels) < 3 or len(seeds) < 2:  # two points always have a rank correlation of +-1
       verdict = f"not judged: {len(levels)} level(s) x {len(seeds)} seed(s) ran (needs >= 3 x >= 2)"
     else:
       verdict = ("as predicted" if rho * knob.predicts > 0.3 else "opposite" if rho * knob.predicts < -0.3
                  else "no clear trend")
-    verdicts.append(f"| {method} | {rho:+.2f} ({len(runs)} runs) | entropy rises | {verdict} |")
+    predicted = "entropy rises" if knob.predicts > 0 else "entropy falls"
+    verdicts.append(f"| {method} | {rho:+.2f} ({len(runs)} runs) | {predicted} | {verdict} |")
   return "\n".join(lines + verdicts)
 
 
