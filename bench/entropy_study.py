@@ -1,79 +1,347 @@
-"""The entropy study on the embedded default: several methods, same seed and budget, one report.
+"""Dose-response study of the entropy-control methods on the countdown testbed, several seeds each.
 
-Runs GRPO, STEER, SIREN, Positive-Advantage Reweighting, Clip-Cov and clip-higher on the built-in
-arithmetic task (tiny policy, warm start shared through the cache), each with entropy diagnostics on,
-then renders `python -m rlvr_jax.report` over the runs and prints a summary table (final entropy,
-held-out avg@k / pass@k). The figures behind docs/results.md come from this script.
+Each method's strength knob is run at "off" (the value that turns the method into its plain base
+objective) plus three strengths, for every seed, at one budget, on the built-in countdown task
+(`data.builtin_task=countdown`: several correct answers per problem, so entropy and pass@k mean
+something). Every run is `launch/tpu_pod.py` in a subprocess, up to --jobs at a time; a run whose
+summary.json exists is skipped, and an interrupted run resumes from its last checkpoint, so rerunning
+the same command finishes a study. The seed also seeds the warm start: the seeds are independent
+replicates of the whole pipeline, and one warm-started policy per seed is shared by every method.
 
-    python bench/entropy_study.py                        # 6 methods x 60 steps, ~15 min on 2 CPU cores
-    python bench/entropy_study.py --steps 20 --methods grpo,steer --out /tmp/study
+Per (method, strength): final rollout entropy (mean of the last 5 steps), held-out pass@1 and pass@k at
+the end, each as the mean over seeds with a 95% t-interval; per method, whether final entropy moves the
+way its paper predicts as the knob grows (Spearman rank correlation of strength and final entropy over
+all runs, sign compared with the prediction). Figures: dose-response panels (this script) and the
+training curves of each method's strengths via `python -m rlvr_jax.report`.
+
+    python bench/entropy_study.py --quick                  # 2 methods x off + 1 strength x 1 seed, smoke
+    python bench/entropy_study.py                          # 8 methods x 4 levels x 3 seeds
+    python bench/entropy_study.py --methods steer,siren --seeds 0,1,2,3 --out runs/study
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
 import time
 
+import matplotlib
+import ml_collections
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-METHODS = ("grpo", "steer", "siren", "pos_adv_reweight", "clip_cov", "clip_higher")
-SUMMARY_KEYS = (("entropy first", "rollout/entropy", "first"), ("entropy last", "rollout/entropy", "last"),
-                ("train acc last10", "reward/accuracy", "tail"), ("held-out first", "eval/accuracy", "first_eval"),
-                ("held-out last", "eval/accuracy", "last_eval"))
+sys.path.insert(0, _ROOT)
+
+from rlvr_jax.config.recipe_table import load_config_file  # noqa: E402
+from rlvr_jax.embedded import BUILTIN_TASKS, EmbeddedPolicy, ensure_policy  # noqa: E402
+
+TASK = "countdown"
 
 
-def run_method(method: str, out: str, steps: int, eval_samples: int, diagnostics_every: int, seed: int) -> str:
-  """Trains one method in a subprocess (a fresh process per run: no compile cache shared between methods,
-  as a user would launch them) and returns its run directory."""
-  run_dir = os.path.join(out, method)
-  config = os.path.join(_ROOT, "configs", f"{method}.py")
-  command = [sys.executable, os.path.join(_ROOT, "launch", "tpu_pod.py"), f"--config={config}",
-             f"--config.train.run_dir={run_dir}", f"--config.train.steps={steps}",
-             f"--config.train.seed={seed}", f"--config.eval.num_samples={eval_samples}",
-             f"--config.diagnostics.every={diagnostics_every}", "--config.log.tensorboard=False"]
-  start = time.monotonic()
-  subprocess.run(command, check=True)
-  print(f"{method}: {time.monotonic() - start:.0f} s", flush=True)
-  return run_dir
+@dataclasses.dataclass(frozen=True)
+class Knob:
+  """One method's strength knob.
+
+  Attributes:
+    config: the config file (configs/<config>.py).
+    field: the config field the strength sets.
+    levels: "off" first, then increasing strength (the knob's values).
+    strength: the knob's values mapped to "how strong" (same order as levels; e.g. 1 - w_min).
+    predicts: +1 where the paper says entropy rises with strength (all of them: they are entropy-
+      preserving controls).
+    fixed: further overrides shared by every level of the method.
+  """
+
+  config: str
+  field: str
+  levels: tuple[float, ...]
+  strength: tuple[float, ...]
+  predicts: int = 1
+  fixed: tuple[tuple[str, str], ...] = ()
 
 
-def _summary(run_dir: str) -> dict[str, float]:
+# A group has ~50 response tokens here: the covariance methods' published ratios (0.0002, 0.002) select
+# the minimum of one token per group, so their levels here are larger; the other knobs span their
+# papers' values and beyond.
+KNOBS = {
+    "steer": Knob("steer", "objective.steer.w_min", (1.0, 0.8, 0.5, 0.2), (0.0, 0.2, 0.5, 0.8)),
+    "siren": Knob("siren", "objective.siren.coef", (0.0, 0.01, 0.05, 0.2), (0.0, 0.01, 0.05, 0.2)),
+    "pos_adv_reweight": Knob("pos_adv_reweight", "objective.pos_adv_reweight.positive_weight",
+                             (1.0, 0.6, 0.3, 0.1), (0.0, 0.4, 0.7, 0.9),
+                             fixed=(("objective.pos_adv_reweight.schedule", "constant"),)),
+    # Clip-Cov cannot be switched off (ratio > 0, and the reference's count rule clips >= 1 token per
+    # group): its "off" is the smallest budget, one token per group.
+    "clip_cov": Knob("clip_cov", "objective.clip_cov.ratio", (1e-6, 0.05, 0.2, 0.5), (0.0, 0.05, 0.2, 0.5)),
+    "kl_cov": Knob("kl_cov", "objective.kl_cov.coef", (0.0, 0.5, 2.0, 8.0), (0.0, 0.5, 2.0, 8.0),
+                   fixed=(("objective.kl_cov.ratio", 0.2),)),
+    "clip_higher": Knob("clip_higher", "objective.clip_higher.eps_high", (0.2, 0.28, 0.4, 0.6),
+                        (0.0, 0.08, 0.2, 0.4)),
+    "entropy_bonus": Knob("entropy_reg", "objective.entropy_bonus.coef", (0.0, 0.005, 0.02, 0.05),
+                          (0.0, 0.005, 0.02, 0.05)),
+    "fork_tokens": Knob("forking_tokens", "objective.fork_tokens.top_ratio", (1.0, 0.5, 0.2, 0.1),
+                        (0.0, 0.5, 0.8, 0.9)),
+}
+ENTROPY_TAIL = 5  # final entropy = mean rollout entropy of the last steps (one step is noisy)
+T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+  """What every run of a study shares.
+
+  Attributes:
+    steps: rollout steps.
+    eval_samples: held-out samples per prompt (pass@k with k = eval_samples).
+    prompts_per_step: prompts per rollout step (x rollout.num_samples responses).
+    eval_prompts: held-out prompts (0 = the task's profile).
+    warm_start_steps: supervised warm-start steps (0 = the profile's; tests shrink it).
+  """
+
+  steps: int
+  eval_samples: int
+  prompts_per_step: int
+  eval_prompts: int = 0
+  warm_start_steps: int = 0
+
+
+FULL = Budget(steps=40, eval_samples=16, prompts_per_step=16)
+QUICK = Budget(steps=8, eval_samples=8, prompts_per_step=8)
+
+
+def _flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
+  out = []
+  for key, value in values.items():
+    out += _flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else [(f"{prefix}{key}", value)]
+  return out
+
+
+def _set(config: ml_collections.ConfigDict, field: str, value) -> None:
+  """config.<field> = value; an int where the field is a float is widened (ml_collections would refuse
+  it), any other type mismatch is ml_collections' error naming the field."""
+  *sections, key = field.split(".")
+  node = config
+  for section in sections:
+    node = node[section]
+  if isinstance(node[key], float) and isinstance(value, int) and not isinstance(value, bool):
+    value = float(value)
+  node[key] = value
+
+
+def run_config(method: str, level: float, seed: int, budget: Budget, run_dir: str) -> ml_collections.ConfigDict:
+  """The config of one run: the method's config file at the embedded default, switched to the countdown
+  task (with the task's profile: a config file's built-in task cannot be switched from the command line
+  with it), the study's budget, and the knob at `level`."""
+  knob = KNOBS[method]
+  config = load_config_file(os.path.join(_ROOT, "configs", f"{knob.config}.py")).get_config()
+  config.unlock()
+  changes = [("data.builtin_task", TASK), *_flatten(BUILTIN_TASKS.get(TASK, field="data.builtin_task").profile),
+             ("train.run_dir", run_dir), ("train.steps", budget.steps), ("train.seed", seed),
+             ("rollout.prompts_per_step", budget.prompts_per_step), ("eval.every", budget.steps),
+             ("eval.num_samples", budget.eval_samples), ("checkpoint.every", max(budget.steps // 4, 1)),
+             ("diagnostics.every", 0), ("log.tensorboard", False), (knob.field, level), *knob.fixed]
+  if budget.eval_prompts:
+    changes.append(("eval.num_prompts", budget.eval_prompts))
+  if budget.warm_start_steps:
+    changes.append(("warm_start.steps", budget.warm_start_steps))
+  for field, value in changes:
+    _set(config, field, value)
+  config.lock()
+  return config
+
+
+def run_dir_of(out: str, method: str, level: float, seed: int) -> str:
+  return os.path.join(out, "runs", f"{method}_{level:g}_seed{seed}")
+
+
+def summarize(run_dir: str, eval_samples: int) -> dict[str, float]:
+  """Start and end values of one finished run, from its metrics.jsonl."""
   with open(os.path.join(run_dir, "metrics.jsonl")) as f:
     rows = [json.loads(line) for line in f]
-  out = {}
-  for label, key, how in SUMMARY_KEYS:
-    values = [r[key] for r in rows if r.get(key) is not None]
-    if not values:
+  entropy = [r["rollout/entropy"] for r in rows if r.get("rollout/entropy") is not None]
+  evals = [r for r in rows if r.get("eval/heldout/pass@1") is not None]
+  if not entropy or len(evals) < 2:
+    raise ValueError(f"{run_dir}: metrics.jsonl has no rollout entropy or fewer than two held-out evaluations")
+  k = f"eval/heldout/pass@{eval_samples}"
+  return {"entropy_first": entropy[0], "entropy_final": float(np.mean(entropy[-ENTROPY_TAIL:])),
+          "pass1_first": evals[0]["eval/heldout/pass@1"], "pass1_final": evals[-1]["eval/heldout/pass@1"],
+          "passk_first": evals[0][k], "passk_final": evals[-1][k],
+          "train_acc_final": float(np.mean([r["reward/accuracy"] for r in rows
+                                            if r.get("reward/accuracy") is not None][-ENTROPY_TAIL:]))}
+
+
+def run_one(method: str, level: float, seed: int, budget: Budget, out: str) -> dict:
+  """Runs (or skips, if finished) one training run; returns its summary."""
+  run_dir = run_dir_of(out, method, level, seed)
+  done = os.path.join(run_dir, "summary.json")
+  if os.path.isfile(done):
+    with open(done) as f:
+      return json.load(f)
+  os.makedirs(run_dir, exist_ok=True)
+  # The launcher reads the run's config as a saved config (`--config X.json`), so what runs is exactly
+  # `run_config`; an interrupted run resumes from its checkpoint when the study is rerun.
+  config_path = f"{run_dir}.json"
+  with open(config_path, "w") as f:
+    json.dump(run_config(method, level, seed, budget, run_dir).to_dict(), f, indent=1)
+  start = time.monotonic()
+  with open(os.path.join(run_dir, "stdout.log"), "a") as log:
+    subprocess.run([sys.executable, os.path.join(_ROOT, "launch", "tpu_pod.py"), f"--config={config_path}"],
+                   check=True, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": _ROOT})
+  summary = {"method": method, "level": level, "seed": seed, "wall_s": time.monotonic() - start,
+             **summarize(run_dir, budget.eval_samples)}
+  with open(done + ".tmp", "w") as f:
+    json.dump(summary, f)
+  os.replace(done + ".tmp", done)
+  print(f"{method} {KNOBS[method].field}={level:g} seed {seed}: {summary['wall_s']:.0f} s, entropy "
+        f"{summary['entropy_first']:.3f} -> {summary['entropy_final']:.3f}, pass@1 {summary['pass1_first']:.3f} -> "
+        f"{summary['pass1_final']:.3f}", flush=True)
+  return summary
+
+
+def warm_start(seed: int, budget: Budget) -> str:
+  """The seed's warm-started countdown policy, built once before the runs that share it."""
+  config = run_config("steer", 1.0, seed, budget, "")
+  return ensure_policy(EmbeddedPolicy(task=TASK, preset=config.model.preset, template=config.data.template,
+                                      steps=config.warm_start.steps, lr=config.warm_start.lr,
+                                      batch_size=config.warm_start.batch_size, seed=seed))
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+  """Mean and the half-width of its 95% t-interval (nan with one value)."""
+  x = np.asarray(values, float)
+  if len(x) < 2:
+    return float(x.mean()), float("nan")
+  return float(x.mean()), T_95.get(len(x) - 1, 1.96) * float(x.std(ddof=1)) / math.sqrt(len(x))
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+  """Spearman's rank correlation (average ranks for ties)."""
+  def ranks(v):
+    v = np.asarray(v, float)
+    order = np.argsort(v, kind="stable")
+    r = np.empty(len(v))
+    r[order] = np.arange(len(v))
+    for value in np.unique(v):
+      r[v == value] = r[v == value].mean()
+    return r
+  ra, rb = ranks(a), ranks(b)
+  if ra.std() == 0 or rb.std() == 0:
+    return float("nan")
+  return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def tables(summaries: list[dict], methods: list[str], eval_samples: int) -> str:
+  """The dose-response table (mean ± 95% half-width over seeds per method and level) and the verdicts."""
+  lines = [f"| method | knob | value | seeds | final entropy | held-out pass@1 | held-out pass@{eval_samples} | "
+           f"wall s (mean) |", "|---|---|---|---|---|---|---|---|"]
+  verdicts = ["", "| method | Spearman(strength, final entropy) | predicted | verdict |", "|---|---|---|---|"]
+  for method in methods:
+    knob, runs = KNOBS[method], [s for s in summaries if s["method"] == method]
+    if not runs:
       continue
-    out[label] = {"first": values[0], "last": values[-1], "tail": sum(values[-10:]) / len(values[-10:]),
-                  "first_eval": values[0], "last_eval": values[-1]}[how]
-  return out
+    for level in knob.levels:
+      cell = [s for s in runs if s["level"] == level]
+      if not cell:
+        continue
+      stats = [mean_ci([s[key] for s in cell]) for key in ("entropy_final", "pass1_final", "passk_final")]
+      value = f"{level:g}{' (off)' if level == knob.levels[0] else ''}"
+      cells = " | ".join(f"{m:.3f}" + (f" ± {h:.3f}" if math.isfinite(h) else "") for m, h in stats)
+      lines.append(f"| {method} | {knob.field.split('.', 1)[1]} | {value} | {len(cell)} | {cells} | "
+                   f"{np.mean([s['wall_s'] for s in cell]):.0f} |")
+    strength = dict(zip(knob.levels, knob.strength))
+    levels, seeds = {s["level"] for s in runs}, {s["seed"] for s in runs}
+    rho = spearman([strength[s["level"]] for s in runs], [s["entropy_final"] for s in runs])
+    if len(levels) < 3 or len(seeds) < 2:  # two points always have a rank correlation of +-1
+      verdict = f"not judged: {len(levels)} level(s) x {len(seeds)} seed(s) ran (needs >= 3 x >= 2)"
+    else:
+      verdict = ("as predicted" if rho * knob.predicts > 0.3 else "opposite" if rho * knob.predicts < -0.3
+                 else "no clear trend")
+    predicted = "entropy rises" if knob.predicts > 0 else "entropy falls"
+    verdicts.append(f"| {method} | {rho:+.2f} ({len(runs)} runs) | {predicted} | {verdict} |")
+  return "\n".join(lines + verdicts)
+
+
+def figure(summaries: list[dict], methods: list[str], eval_samples: int, path: str) -> None:
+  keys = (("entropy_final", "final entropy (nats/token)"), ("pass1_final", "held-out pass@1"),
+          ("passk_final", f"held-out pass@{eval_samples}"))
+  fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+  for method in methods:
+    knob = KNOBS[method]
+    xs, means, halves = [], [], []
+    for level, strength in zip(knob.levels, knob.strength):
+      cell = [s for s in summaries if s["method"] == method and s["level"] == level]
+      if cell:
+        xs.append(knob.levels.index(level))
+        means.append([mean_ci([s[k] for s in cell])[0] for k, _ in keys])
+        halves.append([np.nan_to_num(mean_ci([s[k] for s in cell])[1]) for k, _ in keys])
+    for i, ax in enumerate(axes):
+      ax.errorbar(xs, [m[i] for m in means], yerr=[h[i] for h in halves], marker="o", capsize=3, label=method)
+  for ax, (_, label) in zip(axes, keys):
+    ax.set_xticks(range(4), ["off", "weak", "medium", "strong"])
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=8)
+  fig.suptitle("Dose-response on the countdown testbed (mean over seeds, 95% t-interval)")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
 
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--methods", default=",".join(METHODS))
-  parser.add_argument("--steps", type=int, default=60)
-  parser.add_argument("--eval-samples", type=int, default=8, help="held-out samples per prompt (avg@k, pass@k)")
-  parser.add_argument("--diagnostics-every", type=int, default=10)
-  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--methods", default=",".join(KNOBS), help=f"comma-separated, of {', '.join(KNOBS)}")
+  parser.add_argument("--levels", default="", help="indices into each method's levels (0 = off), e.g. 0,3; "
+                                                   "default all four")
+  parser.add_argument("--seeds", default="0,1,2")
+  parser.add_argument("--steps", type=int, default=0, help=f"rollout steps per run (default {FULL.steps}; "
+                                                           f"--quick {QUICK.steps})")
+  parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs in parallel")
+  parser.add_argument("--quick", action="store_true",
+                      help="smoke check: steer and entropy_bonus at off and their strongest level, seed 0, "
+                           f"{QUICK.steps} steps of {QUICK.prompts_per_step} prompts")
   parser.add_argument("--out", default=os.path.join("runs", "entropy_study"))
+  parser.add_argument("--no-report", action="store_true", help="skip the figures (tests)")
   args = parser.parse_args()
-  methods = [m for m in args.methods.split(",") if m]
-  run_dirs = [run_method(m, args.out, args.steps, args.eval_samples, args.diagnostics_every, args.seed)
-              for m in methods]
-  report_dir = os.path.join(args.out, "report")
-  subprocess.run([sys.executable, "-m", "rlvr_jax.report", *run_dirs, "--out", report_dir], check=True)
-  labels = [label for label, _, _ in SUMMARY_KEYS]
-  print("| method | " + " | ".join(labels) + " |")
-  print("|---" * (len(labels) + 1) + "|")
-  for method, run_dir in zip(methods, run_dirs):
-    summary = _summary(run_dir)
-    print(f"| {method} | " + " | ".join(f"{summary[k]:.3f}" if k in summary else "-" for k in labels) + " |")
-  print(f"figures and report.md in {report_dir}")
+  budget = QUICK if args.quick else FULL
+  if args.steps:
+    budget = dataclasses.replace(budget, steps=args.steps)
+  methods = [m for m in (("steer", "entropy_bonus") if args.quick else args.methods.split(",")) if m]
+  unknown = [m for m in methods if m not in KNOBS]
+  if unknown:
+    parser.error(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(KNOBS)}")
+  seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",") if s]
+  level_idx = [0, 3] if args.quick else [int(i) for i in args.levels.split(",") if i] or [0, 1, 2, 3]
+  jobs = [(m, KNOBS[m].levels[i], s) for s in seeds for m in methods for i in level_idx]
+  start = time.monotonic()
+  print(f"entropy study: {len(methods)} method(s) x {len(level_idx)} level(s) x {len(seeds)} seed(s) = "
+        f"{len(jobs)} runs of {budget.steps} steps, {args.jobs} at a time, in {args.out}", flush=True)
+  with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+    # Warm starts first (one per seed, shared by every run of that seed), then the runs.
+    list(pool.map(lambda seed: warm_start(seed, budget), seeds))
+    summaries = list(pool.map(lambda job: run_one(*job, budget, args.out), jobs))
+  os.makedirs(args.out, exist_ok=True)
+  text = tables(summaries, methods, budget.eval_samples)
+  with open(os.path.join(args.out, "tables.md"), "w") as f:
+    f.write(text + "\n")
+  with open(os.path.join(args.out, "summaries.json"), "w") as f:
+    json.dump(summaries, f, indent=1)
+  print(text)
+  if not args.no_report:
+    figure(summaries, methods, budget.eval_samples, os.path.join(args.out, "dose_response.png"))
+    for method in methods:  # training curves of each strength, seed of the first run
+      dirs = [run_dir_of(args.out, method, KNOBS[method].levels[i], seeds[0]) for i in level_idx]
+      subprocess.run([sys.executable, "-m", "rlvr_jax.report", *dirs, "--out",
+                      os.path.join(args.out, "report", method)], check=True, env={**os.environ, "PYTHONPATH": _ROOT})
+  print(f"{len(jobs)} runs in {time.monotonic() - start:.0f} s wall; load average {os.getloadavg()[0]:.2f} "
+        f"(1 min) at the end; tables in {os.path.join(args.out, 'tables.md')}", flush=True)
   return 0
 
 

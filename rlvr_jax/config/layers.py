@@ -34,12 +34,15 @@ EMBEDDED_PROFILE = {
     "data": {"max_prompt_length": 128, "template": "raw"},
     "rollout": {"prompts_per_step": 16, "num_samples": 8, "max_new_tokens": 16},
     "reward": {"name": "builtin_arithmetic"},
-    "train": {"steps": 60, "mini_batches": 2, "chunk_size": 512},
+    "train": {"steps": 40, "mini_batches": 2, "chunk_size": 512},
     "optim": {"lr": 1e-4, "weight_decay": 0.0},
     "checkpoint": {"every": 20, "keep": 2},
     "diagnostics": {"every": 10},
     "eval": {"every": 10, "num_prompts": 48, "num_samples": 4, "temperature": 1.0, "max_new_tokens": 16},
-    "warm_start": {"steps": 400, "lr": 3e-3, "batch_size": 64},
+    # 700 supervised steps: at 400 the tiny policy is right on under half the held-out problems it answers,
+    # and RL sharpens the rest only slowly; at 700 it is right on about 3 in 4, so the run's gain is
+    # following the verifiable format (the demonstrator boxes half its answers) plus sharpening.
+    "warm_start": {"steps": 700, "lr": 3e-3, "batch_size": 64},
 }
 
 

@@ -20,7 +20,10 @@ import numpy as np
 
 from rlvr_jax.embedded import warm_start
 from rlvr_jax.embedded.arithmetic import ArithmeticTask, generate_arithmetic, write_builtin_splits
+from rlvr_jax.embedded import countdown_reward  # noqa: F401  (registers reward.name=builtin_countdown)
 from rlvr_jax.embedded.code_task import CodeTask, generate_code_task, reference_solution, write_code_task_splits
+from rlvr_jax.embedded.countdown import (CountdownTask, demonstration, generate_countdown, parse_question,
+                                         write_countdown_splits)
 from rlvr_jax.embedded.tokenizer import IM_END
 from rlvr_jax.registry import Registry
 
@@ -155,6 +158,53 @@ BUILTIN_TASKS.register("code")(BuiltinTask(
     # The reward, a token budget for a fenced program (~15 tokens), and the warm start its longer targets need.
     profile={"reward": {"name": "code_exec"}, "rollout": {"max_new_tokens": 24}, "eval": {"max_new_tokens": 24},
              "warm_start": {"steps": 400, "lr": 3e-3, "batch_size": 64}},
+))
+
+
+# --------------------------------------------------------------------------------------------------
+# Countdown: reach a target with three one-digit numbers, each used once; several correct answers per
+# problem, so the policy's entropy and pass@k at large k mean something (the entropy testbed).
+# --------------------------------------------------------------------------------------------------
+
+COUNTDOWN_TASK = CountdownTask(num_numbers=3, max_number=9, operations="+-*", heldout_fraction=0.25)
+COUNTDOWN_TRAIN_PROMPTS = 1000  # of the ~2,000 training problems: too many to memorize in a short run
+COUNTDOWN_HELDOUT_PROMPTS = 64  # never seen in warm start or RL
+# The countdown demonstrator answers with a uniformly chosen correct expression, except that this often
+# it slips: a uniformly chosen expression over the same numbers (right only by chance). The warm-started
+# policy is therefore spread over several correct answers and some wrong ones (high entropy, a low
+# pass@1 and a higher pass@k), the starting point the entropy-control papers study.
+COUNTDOWN_SLIP_FRACTION = 0.5
+COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM = 4
+
+
+def countdown_demonstrations(rows: list[dict], seed: int) -> tuple[list[str], list[str]]:
+  """(questions, completions): each problem COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM times, each a slip with
+  COUNTDOWN_SLIP_FRACTION."""
+  rng = np.random.default_rng([seed, 4])
+  questions, completions = [], []
+  for row in rows:
+    numbers, target = parse_question(row["question"])
+    for slip in rng.random(COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM) < COUNTDOWN_SLIP_FRACTION:
+      questions.append(row["question"])
+      completions.append(demonstration(numbers, target, COUNTDOWN_TASK.operations, bool(slip), rng) + IM_END)
+  return questions, completions
+
+
+BUILTIN_TASKS.register("countdown")(BuiltinTask(
+    name="countdown",
+    write_splits=lambda d: write_countdown_splits(d, COUNTDOWN_TASK, train_count=COUNTDOWN_TRAIN_PROMPTS,
+                                                  heldout_count=COUNTDOWN_HELDOUT_PROMPTS, seed=0),
+    data_key={"task": repr(COUNTDOWN_TASK), "train": COUNTDOWN_TRAIN_PROMPTS, "heldout": COUNTDOWN_HELDOUT_PROMPTS},
+    demonstrations=lambda seed: countdown_demonstrations(
+        generate_countdown(COUNTDOWN_TASK, "train", COUNTDOWN_TRAIN_PROMPTS, seed=seed + 1), seed),
+    policy_key={"builtin_task": "countdown", "task": repr(COUNTDOWN_TASK), "train_prompts": COUNTDOWN_TRAIN_PROMPTS,
+                "slip_fraction": COUNTDOWN_SLIP_FRACTION, "demonstrations": COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM,
+                "version": 1},
+    # The exact expression reward; an expression is 5 tokens plus the end token; a longer warm start, as
+    # the policy has to learn to copy the prompt's numbers (400 steps leave it below chance).
+    profile={"reward": {"name": "builtin_countdown"}, "rollout": {"max_new_tokens": 8},
+             "eval": {"max_new_tokens": 8, "num_prompts": 64},
+             "warm_start": {"steps": 1000, "lr": 3e-3, "batch_size": 64}},
 ))
 
 
