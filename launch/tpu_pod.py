@@ -215,6 +215,8 @@ def main(argv: list[str]) -> int:
                if k in ("reward/accuracy", "eval/accuracy", "rollout/entropy", "response/length_mean")}
       print(f"done: {result.steps_done} steps{' (stopped by signal)' if result.stopped_by_signal else ''}; "
             f"{final}; logs and checkpoints in {result.run_dir}", flush=True)
+      if result.heldout_change:  # the run's last line: what RL did to held-out accuracy, start -> end
+        print(result.heldout_change, flush=True)
     return 0
 
   app.run(run, argv=argv)

@@ -197,6 +197,10 @@ def _data(c: ml_collections.ConfigDict) -> DataSpec:
     require(_is_int(d[name], 1), f"data.{name}={d[name]!r} must be an int >= 1")
   require(_is_int(d.shuffle_seed, 0), f"data.shuffle_seed={d.shuffle_seed!r} must be an int >= 0")
   split = lambda files: tuple(f for f in files.split(",") if f)  # noqa: E731
+  task_reward = BUILTIN_TASKS.get(d.builtin_task).profile.get("reward", {}).get("name")
+  require(bool(d.train_files) or task_reward is None or c.reward.name == task_reward,
+          f"data.builtin_task={d.builtin_task!r} is scored by reward.name={task_reward!r}, not "
+          f"reward.name={c.reward.name!r}; set both (bench/entropy_study.py shows the task's settings)")
   return DataSpec(train_files=split(d.train_files), eval_files=split(d.eval_files), builtin_task=d.builtin_task,
                   question_field=d.question_field, answer_field=d.answer_field, template=d.template,
                   max_prompt_length=d.max_prompt_length, skip_malformed=bool(d.skip_malformed),

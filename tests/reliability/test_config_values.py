@@ -32,7 +32,9 @@ NAN, INF = float("nan"), float("inf")
     ("rollout.prompts_per_call", -1, r"rollout\.prompts_per_call=-1 must be an int >= 0 \(0 = the whole generation"),
     ("rollout.prompts_per_call", 5, r"rollout\.prompts_per_call=5 does not divide the generation batch of 16 prompts"),
     ("optim.schedule_unit", "epoch", r"optim\.schedule_unit='epoch'; known: rollout, optimizer"),
-    ("data.builtin_task", "poetry", r"data\.builtin_task='poetry'; known: arithmetic, code"),
+    ("data.builtin_task", "poetry", r"data\.builtin_task='poetry'; known: arithmetic, code, countdown"),
+    ("data.builtin_task", "countdown", r"data\.builtin_task='countdown' is scored by reward\.name='builtin_countdown', "
+                                       r"not reward\.name="),
     ("name", "a/b", r"name='a/b' must be a non-empty run name without '/'"),
     ("model.attention", "flash", r"model\.attention='flash'; known: 'auto', 'xla', 'splash', 'cudnn'"),
     ("model.attention", "splash", r"model\.attention='splash' is a TPU \(Pallas Mosaic\) kernel; the platform is 'cpu'"),
