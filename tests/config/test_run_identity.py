@@ -131,6 +131,7 @@ def test_a_run_never_resumes_another_configs_checkpoint(tmp_path):
   assert "name" in fields and "train.dynamic_sampling" in fields
 
 
+@pytest.mark.slow
 def test_the_launcher_exits_2_with_the_diff_and_relaunches_from_config_json(tmp_path, tmp_path_factory):
   env = run_env(shared_cache_dir(tmp_path_factory), devices=1)
   run_dir = tmp_path / "run"

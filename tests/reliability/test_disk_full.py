@@ -217,6 +217,7 @@ def _stderr_lines(run: LauncherRun) -> list[str]:
           if not line.startswith(("[", "grpo (", "data:", "resumed from")) and " row(s) logged after step " not in line]
 
 
+@pytest.mark.slow
 def test_launcher_on_a_full_disk_says_it_in_one_line_and_resumes_exactly(tmp_path, cache_dir):
   """A 12 MiB tmpfs holds checkpoint 1 (9.4 MiB) but not checkpoint 2. (1) The launcher sees that before
   writing it: exit code 4, one line. (2) Without that check (tests/reliability/no_space_check.py: the disk

@@ -40,6 +40,7 @@ def _assert_same_run(reference_dir, resumed_dir, first_step: int):
     np.testing.assert_array_equal(params[name], value, err_msg=name)
 
 
+@pytest.mark.slow
 def test_sigterm_writes_a_checkpoint_exits_cleanly_and_resumes_exactly(tmp_path, cache_dir):
   """SIGTERM after step 1 is logged: exit code 0, a checkpoint at the last finished step (checkpoint.every
   is 0, so only the signal can have written it), and a rerun resumes there and matches the reference."""
@@ -63,6 +64,7 @@ def test_sigterm_writes_a_checkpoint_exits_cleanly_and_resumes_exactly(tmp_path,
   _assert_same_run(tmp_path / "reference", tmp_path / "run", stopped_at)
 
 
+@pytest.mark.slow
 def test_kill_9_at_a_random_moment_resumes_exactly(tmp_path, cache_dir):
   """SIGKILL at a random moment after step 2 is logged (checkpoints every step, asynchronous, keep 2:
   the kill may land in a save or a deletion): the rerun resumes from the newest committed checkpoint,

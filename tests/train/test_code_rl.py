@@ -72,6 +72,7 @@ def test_code_config_sets_the_task_reward_and_budget():
   assert paper.rollout.max_new_tokens == module.RECIPES[model].values["rollout"]["max_new_tokens"]
 
 
+@pytest.mark.slow
 def test_steer_code_trains_end_to_end(tmp_path, embedded_cache):
   """Two rollout steps: finite loss, parameters move, code_exec's outcome counts logged, and the code task's
   data files and warm-started policy generated in the cache."""
