@@ -8,6 +8,7 @@ worker or raises scores `incorrect` and is counted, never stopping the run.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from typing import Any, Callable, Sequence
 
@@ -33,7 +34,7 @@ class Prepared:
   formatted: bool | None
 
 
-class PooledReward:
+class PooledReward(abc.ABC):
   """Scores a batch through a persistent pool of verifier workers (started on first use; `close()` it).
 
   Subclasses set `grade_fn` (module-level; returns a bool, or (bool, extracted answer or None)) and
@@ -56,8 +57,9 @@ class PooledReward:
     self._start_method = start_method
     self._pool: pool_lib.TimeoutPool | None = None
 
+  @abc.abstractmethod
   def prepare(self, completion: str, answer: str) -> Prepared:
-    raise NotImplementedError
+    """The host-side part of grading one completion: what the pool's grade_fn receives."""
 
   def _get_pool(self) -> pool_lib.TimeoutPool:
     if self._pool is None:
