@@ -9,12 +9,12 @@ import functools
 from typing import Callable
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from rlvr_jax.models.modules import Constrain, no_constraint
 from rlvr_jax.models.precision import merge_for_reading
 from rlvr_jax.objectives.completion_stats import completion_statistics
+from rlvr_jax.train.row_chunks import map_row_chunks
 
 
 def make_scoring_fn(graphdef: nnx.GraphDef, *, temperature: float, chunk_size: int, with_entropy: bool,
@@ -32,24 +32,15 @@ def make_scoring_fn(graphdef: nnx.GraphDef, *, temperature: float, chunk_size: i
   @functools.partial(jax.jit, static_argnums=())
   def score(params, prompt_ids, prompt_mask, completion_ids, completion_mask):
     model = merge_for_reading(graphdef, params)
-    rows = prompt_ids.shape[0]
-    chunks = max(rows // rows_per_chunk, 1)
-    if rows % chunks:
-      raise ValueError(f"rollout rows {rows} are not divisible into chunks of {rows_per_chunk}")
 
-    def split(x):  # [R, ...] -> [chunks, R / chunks, ...], chunk c = rows c, c + chunks, ...
-      return jnp.swapaxes(x.reshape((rows // chunks, chunks) + x.shape[1:]), 0, 1)
-
-    def one(inputs):
+    def one(*inputs):
       stats = completion_statistics(model, *inputs, temperature=temperature, chunk_size=chunk_size,
                                     constrain=constrain, with_entropy=with_entropy,
                                     with_sum_pi_squared=with_sum_pi_squared)
       return stats.logp, stats.entropy, stats.sum_pi_squared  # None for what was not requested
 
-    logp, entropy, sum_pi_squared = jax.lax.map(one, tuple(split(x) for x in (prompt_ids, prompt_mask,
-                                                                              completion_ids, completion_mask)))
-    unsplit = lambda x: None if x is None else jnp.swapaxes(x, 0, 1).reshape((rows,) + x.shape[2:])  # noqa: E731
-    scored = (unsplit(logp), unsplit(entropy))
-    return scored + (unsplit(sum_pi_squared),) if with_sum_pi_squared else scored
+    logp, entropy, sum_pi_squared = map_row_chunks(
+        one, (prompt_ids, prompt_mask, completion_ids, completion_mask), rows_per_chunk)
+    return (logp, entropy, sum_pi_squared) if with_sum_pi_squared else (logp, entropy)
 
   return score

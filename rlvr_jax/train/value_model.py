@@ -25,6 +25,7 @@ from rlvr_jax import models
 from rlvr_jax.models.modules import Constrain, no_constraint
 from rlvr_jax.models.precision import merge_for_reading, read_param
 from rlvr_jax.objectives.completion_stats import sequence_inputs
+from rlvr_jax.train.row_chunks import map_row_chunks
 
 # HF `initializer_range` of Qwen2 / Qwen3: the std of a freshly initialised linear layer.
 _HEAD_INIT_STD = 0.02
@@ -89,16 +90,7 @@ def make_value_fn(graphdef: nnx.GraphDef, *, rows_per_chunk: int, constrain: Con
   @jax.jit
   def values(params, prompt_ids, prompt_mask, completion_ids, completion_mask):
     model = merge_for_reading(graphdef, params)
-    rows = prompt_ids.shape[0]
-    chunks = max(rows // rows_per_chunk, 1)
-    if rows % chunks:
-      raise ValueError(f"rollout rows {rows} are not divisible into chunks of {rows_per_chunk}")
-
-    def split(x):  # [R, ...] -> [chunks, R / chunks, ...], chunk c = rows c, c + chunks, ...
-      return jnp.swapaxes(x.reshape((rows // chunks, chunks) + x.shape[1:]), 0, 1)
-
-    out = jax.lax.map(lambda inputs: completion_values(model, *inputs, constrain=constrain),
-                      tuple(split(x) for x in (prompt_ids, prompt_mask, completion_ids, completion_mask)))
-    return jnp.swapaxes(out, 0, 1).reshape((rows,) + out.shape[2:])
+    return map_row_chunks(lambda *inputs: completion_values(model, *inputs, constrain=constrain),
+                          (prompt_ids, prompt_mask, completion_ids, completion_mask), rows_per_chunk)
 
   return values
