@@ -22,8 +22,7 @@ from jax.experimental import topologies
 from jax.sharding import Mesh
 
 from rlvr_jax import models, sharding as shd
-from rlvr_jax.models.modules import DecoderBlock
-from rlvr_jax.models.attention import resolve_attention
+from rlvr_jax.models import DecoderBlock, resolve_attention
 
 GIB = 1 << 30
 

@@ -65,8 +65,8 @@ HUMANEVAL = [
 # Runs in a subprocess with PYTHONPATH = the tree under test; prints {workload: [samples, seconds]}.
 WORKER = r"""
 import json, sys, time
-from rlvr_jax.data.code_task import CodeTask, generate_code_task, reference_solution
-from rlvr_jax.data.code_benchmarks import humaneval_rows
+from rlvr_jax.embedded import CodeTask, generate_code_task, reference_solution
+from rlvr_jax.data import humaneval_rows
 from rlvr_jax.rewards import RewardConfig
 from rlvr_jax.rewards.code import CodeExecReward
 rows, workers, humaneval = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])

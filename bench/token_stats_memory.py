@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from rlvr_jax.objectives.token_stats import TokenStats, statistics_from_logits, token_statistics  # noqa: E402
+from rlvr_jax.objectives import TokenStats, statistics_from_logits, token_statistics  # noqa: E402
 
 QWEN25_1P5B_HIDDEN = 1536
 QWEN25_VOCAB = 151936

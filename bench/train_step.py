@@ -47,10 +47,8 @@ def main() -> None:
 
   from rlvr_jax import models
   from rlvr_jax.objectives import build_objective
-  from rlvr_jax.train.optimizer import OptimConfig, make_optimizer
-  from rlvr_jax.objectives.rollout_batch import RolloutBatch
-  from rlvr_jax.train.state import create_train_state
-  from rlvr_jax.train.update import UpdateConfig, make_update_step
+  from rlvr_jax.objectives import RolloutBatch
+  from rlvr_jax.train import OptimConfig, UpdateConfig, create_train_state, make_optimizer, make_update_step
 
   dtype = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}[args.dtype]
   config = models.preset(args.preset)

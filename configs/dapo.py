@@ -165,7 +165,7 @@ RECIPES = {
             "reward.correct": (1.0, f"{_NAIVE} (1.0 / 0.0; the +1 / -1 line is commented out)"),
             "reward.incorrect": (0.0, f"{_NAIVE} (1.0 / 0.0; the +1 / -1 line is commented out)"),
             "reward.timeout_s": (20.0, f"{_NAIVE}: sympy budgets of 10 s per comparison inside; the pool limit "
-                                       f"sits above them (rlvr_jax/rewards/naive_dapo_reward.py)"),
+                                       f"sits above them (rlvr_jax/rewards/_naive_dapo_reward.py)"),
             "advantage.estimator": ("grpo", f"{_B} L15, L81"),
             "objective.loss_agg_mode": ("token-mean", f"{_B} L31, L109"),
             "objective.clip_higher.eps_low": (0.2, f"{_B} L22, L86 clip_ratio_low"),

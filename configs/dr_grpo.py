@@ -73,7 +73,7 @@ def _recipe(model: str, hf_name: str) -> Recipe:
           "reward.correct": (1.0, f"{_REWARD} L13 score = acc"),
           "reward.incorrect": (0.0, f"{_REWARD} L13 score = acc (exceptions -> 0)"),
           "reward.timeout_s": (20.0, f"{_REWARD} L8-10: math-verify parse and verify with their own 5 s limits; "
-                                     f"the pool limit sits above them (rlvr_jax/rewards/siren_reward.py)"),
+                                     f"the pool limit sits above them (rlvr_jax/rewards/_siren_reward.py)"),
           "advantage.estimator": ("dr_grpo", f"{_SH} L49 grpo with L89 norm_adv_by_std_in_grpo=False"),
           "objective.loss_agg_mode": ("seq-mean-token-sum-norm", f"{_SH} L9, L100"),
           "objective.token_sum_norm_rows": ("mean", "Linn3a/siren @fa59a8d verl/verl/trainer/ppo/core_algos.py "

@@ -76,7 +76,7 @@ RECIPES = {
                                       "__init__.py compute_score (1.0 / 0.0)"),
             "reward.timeout_s": (15.0, "volcengine/verl @b95e257 entropy_math: inner budgets of 5 s per sympy "
                                        "comparison plus math-verify's; the pool limit sits above them "
-                                       "(rlvr_jax/rewards/entropy_math_reward.py)"),
+                                       "(rlvr_jax/rewards/_entropy_math_reward.py)"),
             "advantage.estimator": ("grpo", f"{_SH} L10 adv_estimator=grpo"),
             "objective.loss_agg_mode": ("token-mean", f"{_SH} L26"),
             "objective.eps_low": (0.2, f"{_SH} L17 clip_ratio_low"),

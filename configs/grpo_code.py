@@ -14,7 +14,7 @@ The training set is user-given (rows {"question", "answer": test spec}).
 Launch (embedded default: tiny policy warm-started on the built-in code task, minutes on a CPU):
     python launch/tpu_pod.py --config configs/grpo_code.py
 A real checkpoint on a real code set (rows {"question", "answer": test spec}, e.g. written by
-rlvr_jax.data.code_benchmarks.write_code_benchmark_jsonl), with code benchmarks evaluated during training:
+rlvr_jax.data.write_code_benchmark_jsonl), with code benchmarks evaluated during training:
     python launch/tpu_pod.py --config configs/grpo_code.py:model=qwen2.5-7b \\
         --config.model.path=/path/to/Qwen2.5-7B --config.data.train_files=/path/to/code_train.jsonl \\
         --config.data.eval_files=/path/to/code_heldout.jsonl \\
@@ -47,7 +47,7 @@ RECIPES = {
             "model.preset": ("qwen2.5-7b", f"{_PROJECT} choice: Qwen2.5-7B base (131072 positions hold 2048 + "
                                            f"3072; STEER's Qwen2.5-Math-7B holds 4096)"),
             "model.dtype": ("bfloat16", f"{_NO_CODE} ({_WORKERS} L216, L305-306)"),
-            "data.template": ("qwen_code", f"{_PROJECT} code prompt (rlvr_jax/data/templates.py qwen_code)"),
+            "data.template": ("qwen_code", f"{_PROJECT} code prompt (rlvr_jax/data/_templates.py qwen_code)"),
             "data.question_field": ("question", f"{_PROJECT} code rows (write_code_benchmark_jsonl)"),
             "data.answer_field": ("answer", f"{_PROJECT} code rows: the test spec"),
             "data.max_prompt_length": (2048, f"{_PROJECT} room for long problem statements (math: {_RUN} L44)"),

@@ -9,7 +9,7 @@ can be: the check to run before spending a pod-day (MaxText's train_compile.py, 
 
 The config is read as launch/tpu_pod.py reads it (`--config FILE[:model=...,mesh=...]`, `--config.a.b=v`);
 model.path is not needed (the architecture comes from the `model=` variant). The programs are the
-trainer's own (rlvr_jax/train/programs.py, the sampler's prefill and decode), built from abstract shapes
+trainer's own (rlvr_jax/train/_programs.py, the sampler's prefill and decode), built from abstract shapes
 at the shapes of one RL step and compiled for the named topology; the report has one row per program
 (per-device arguments / temporaries / outputs / resident / total GiB against the chip's HBM, FLOPs and
 HBM bytes per call, the roofline bound, compile seconds) and the predicted time of one RL step
@@ -51,7 +51,7 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_string("json", None, "also write the report as JSON to this file")
   flags.mark_flags_as_required(["config"])
   argv = resolve_config_path(argv)
-  from rlvr_jax.config.command_line import check_command_line
+  from rlvr_jax.config import check_command_line
   from rlvr_jax.errors import ConfigError
 
   try:

@@ -57,7 +57,7 @@ def _inputs(args) -> dict:
   from rlvr_jax import sharding
   from rlvr_jax.eval import (EvalPrompting, EvalSampling, MathVerifyEquivalence, SummaryConfig, exact_equivalence,
                              load_benchmarks)
-  from rlvr_jax.eval.checkpoint_dirs import checkpoint_dtype, resolve_checkpoint
+  from rlvr_jax.eval import checkpoint_dtype, resolve_checkpoint
   from rlvr_jax.rewards import REWARDS
 
   checkpoint = resolve_checkpoint(args.checkpoint)
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(error: Exception) -> tuple[int, str]:
   """(exit code, the one line to print) for an error that ended the evaluation."""
-  from rlvr_jax.train.disk_full import disk_full_error
+  from rlvr_jax.train import disk_full_error
 
   full = disk_full_error(error)
   if full is not None:

@@ -41,7 +41,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def resolve_config_path(argv: list[str]) -> list[str]:
   """`--config steer.py[:variant]` (a bare name) means configs/steer.py; `--config RUN_DIR/config.json`
-  (a run's saved config) is read by rlvr_jax/config/saved_config.py."""
+  (a run's saved config) is read by rlvr_jax/config/_saved_config.py."""
   out = list(argv)
   for i, arg in enumerate(out):
     if arg == "--config" and i + 1 < len(out):
@@ -52,7 +52,7 @@ def resolve_config_path(argv: list[str]) -> list[str]:
       continue
     value = out[index][len(prefix):]
     if value.endswith(".json"):
-      out[index] = prefix + os.path.join(_ROOT, "rlvr_jax", "config", "saved_config.py") + ":" + value
+      out[index] = prefix + os.path.join(_ROOT, "rlvr_jax", "config", "_saved_config.py") + ":" + value
       continue
     path, sep, variant = value.partition(":")
     if not os.path.exists(path) and os.path.exists(os.path.join(_ROOT, "configs", path)):
@@ -94,7 +94,7 @@ class _OneLineLogs(std_logging.Filter):
   for the run. --debug keeps them whole."""
 
   def filter(self, record: std_logging.LogRecord) -> bool:
-    from rlvr_jax.train.disk_full import disk_full_cause
+    from rlvr_jax.train import disk_full_cause
 
     error = record.exc_info[1] if record.exc_info else None
     if error is not None and disk_full_cause(error) is not None:
@@ -121,14 +121,10 @@ def _unexpected(error: BaseException) -> str:
 
 
 def _classify(error: BaseException) -> tuple[int, str]:
-  from rlvr_jax.data.record_readers import DataFileError
+  from rlvr_jax.data import DataFileError
   from rlvr_jax.errors import ConfigError
-  from rlvr_jax.models.pretrained import CheckpointMismatchError
-  from rlvr_jax.train.checkpointing import CheckpointError
-  from rlvr_jax.train.disk_full import disk_full_error
-  from rlvr_jax.train.loop import TrainingStopped
-  from rlvr_jax.train.metrics_log import MetricsFileError
-  from rlvr_jax.train.run_dir import RunDirError
+  from rlvr_jax.models import CheckpointMismatchError
+  from rlvr_jax.train import CheckpointError, MetricsFileError, RunDirError, TrainingStopped, disk_full_error
 
   full = disk_full_error(error) if isinstance(error, Exception) else None
   if full is not None:
@@ -161,7 +157,7 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_bool("debug", False, "print the traceback of an error (by default an error is one line)")
   flags.mark_flags_as_required(["config"])
   argv = resolve_config_path(argv)
-  from rlvr_jax.config.command_line import check_command_line
+  from rlvr_jax.config import check_command_line
   from rlvr_jax.errors import ConfigError
 
   try:  # unknown --config.a.b keys, before absl turns them into an AttributeError traceback
@@ -200,7 +196,7 @@ def main(argv: list[str]) -> int:
       jax.distributed.initialize(coordinator_address=flags.FLAGS.coordinator_address,
                                  num_processes=flags.FLAGS.num_processes, process_id=flags.FLAGS.process_id)
     from rlvr_jax.config import validate
-    from rlvr_jax.train.loop import train
+    from rlvr_jax.train import train
 
     try:
       spec = validate(flags.FLAGS.config, jax.device_count(), num_processes=jax.process_count())

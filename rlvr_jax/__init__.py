@@ -10,8 +10,14 @@ The functional API (notebooks, ablations):
   Rewards        REWARDS, RewardConfig, build_reward
 
 Subpackages: models, sharding, sampling, objectives, data, embedded, rewards, eval, diagnostics, report,
-config, train (docs/architecture.md). Their `__init__` modules are their public APIs; other modules are
-implementation.
+config, train (docs/architecture.md). Their `__init__` modules are their public APIs. Implementation modules
+are private, as in gemma (`gemma/gm/nn/_transformer.py` behind `gemma.gm.nn`): their file names start with
+an underscore, and launchers, benchmarks and configs import only from the packages. The public modules
+besides the packages (`PUBLIC_MODULES`): `rlvr_jax.errors`, `rlvr_jax.sharding`, the command-line modules
+`rlvr_jax.config.recipe_table` and `rlvr_jax.scale.table`, `rlvr_jax.models.hf_reference` (the torch
+reference the parity checks compare against) and `rlvr_jax.objectives.transforms.<method>`, one per
+entropy-control method (the file that adds a method, and its functions for ablations, e.g.
+`transforms.steer.steer_weights`). tests/api/test_public_api.py enforces this.
 
 The names above are resolved on first use (PEP 562 `__getattr__`), not when `rlvr_jax` is imported: the
 reward verifier workers and the code sandbox import rlvr_jax submodules in fresh processes, and must not
@@ -31,7 +37,7 @@ _PUBLIC = {
     "ConfigError": "rlvr_jax.errors",
     "build_objective": "rlvr_jax.objectives", "Objective": "rlvr_jax.objectives",
     "TokenBatch": "rlvr_jax.objectives", "ObjectiveConfig": "rlvr_jax.objectives",
-    "token_statistics": "rlvr_jax.objectives.token_stats", "compute_advantages": "rlvr_jax.objectives.advantages",
+    "token_statistics": "rlvr_jax.objectives", "compute_advantages": "rlvr_jax.objectives.advantages",
     "ADVANTAGE_ESTIMATORS": "rlvr_jax.objectives.advantages", "METHOD_PRESETS": "rlvr_jax.objectives",
     "TRANSFORMS": "rlvr_jax.objectives", "POLICY_LOSSES": "rlvr_jax.objectives",
     "generate": "rlvr_jax.sampling", "generate_text": "rlvr_jax.sampling", "SamplerOutput": "rlvr_jax.sampling",
@@ -39,6 +45,10 @@ _PUBLIC = {
     "save_pretrained": "rlvr_jax.models", "init": "rlvr_jax.models",
     "REWARDS": "rlvr_jax.rewards", "RewardConfig": "rlvr_jax.rewards", "build_reward": "rlvr_jax.rewards",
 }
+
+# Modules without a leading underscore that are not package `__init__`s (transforms.<method> by pattern).
+PUBLIC_MODULES = ("rlvr_jax.errors", "rlvr_jax.sharding", "rlvr_jax.config.recipe_table", "rlvr_jax.scale.table",
+                  "rlvr_jax.models.hf_reference", "rlvr_jax.objectives.transforms.*")
 
 SUBPACKAGES = ("config", "data", "diagnostics", "embedded", "eval", "models", "objectives", "report", "rewards",
                "sampling", "scale", "sharding", "train")

@@ -5,7 +5,7 @@ Mesh axes are ('data', 'fsdp', 'tensor'):
   fsdp    data parallelism whose groups also split parameters and optimizer state (ZeRO-3 style),
   tensor  tensor parallelism over attention heads, MLP hidden units and the vocabulary.
 
-Parameters carry a `role` (see `rlvr_jax.models.modules`); this file is the only place that maps roles
+Parameters carry a `role` (see `rlvr_jax.models._modules`); this file is the only place that maps roles
 to specs. The sampling layout drops FSDP from the weights (each decode step would otherwise all-gather
 every weight) and keeps tensor parallelism. The mesh is always passed explicitly, never read from a
 global, so the same code paths run on 1 CPU device, 8 fake CPU devices, a GPU and a TPU pod slice.
@@ -194,7 +194,7 @@ class ActivationConstraint:
   """The model's `constrain(x, role)` hook for one mesh and layout.
 
   It also carries the mesh, so a fused attention kernel that GSPMD cannot partition (a Pallas call) can
-  run under `shard_map` with the same layout (`rlvr_jax.models.attention`).
+  run under `shard_map` with the same layout (`rlvr_jax.models._attention`).
   """
 
   mesh: Mesh

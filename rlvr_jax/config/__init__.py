@@ -11,16 +11,17 @@ Public API:
   EMBEDDED_PROFILE, MODEL_VARIANTS, MESH_VARIANTS                       the scale and variant tables
 """
 
-from rlvr_jax.config.defaults import base_config
-from rlvr_jax.config.layers import EMBEDDED_PROFILE, Layer, build, method_config, method_layers, run_name
-from rlvr_jax.config.recipes import Recipe
-from rlvr_jax.config.run_identity import ConfigMismatchError
-from rlvr_jax.config.spec import RunSpec
-from rlvr_jax.config.validate import validate
-from rlvr_jax.config.variants import MESH_VARIANTS, MODEL_VARIANTS, parse_variants
+from rlvr_jax.config._command_line import check_command_line
+from rlvr_jax.config._defaults import base_config
+from rlvr_jax.config._layers import EMBEDDED_PROFILE, Layer, build, method_config, method_layers, run_name
+from rlvr_jax.config._recipes import Recipe
+from rlvr_jax.config._run_identity import ConfigMismatchError
+from rlvr_jax.config._spec import RunSpec
+from rlvr_jax.config._validate import validate
+from rlvr_jax.config._variants import MESH_VARIANTS, MODEL_VARIANTS, parse_variants
 from rlvr_jax.errors import ConfigError
 
 __all__ = [
     "EMBEDDED_PROFILE", "MESH_VARIANTS", "MODEL_VARIANTS", "ConfigError", "ConfigMismatchError", "Layer", "Recipe",
-    "RunSpec", "base_config", "build", "method_config", "method_layers", "parse_variants", "run_name", "validate",
+    "RunSpec", "base_config", "check_command_line", "build", "method_config", "method_layers", "parse_variants", "run_name", "validate",
 ]

@@ -12,16 +12,16 @@ Entry point for the training loop: `Diagnostics(graphdef, DiagnosticsConfig(...)
   pearson, spearman, mean_squared_error        agreement of predicted and measured values
 """
 
-from rlvr_jax.diagnostics.calibration import (CONFIDENCE_MODES, calibration_metrics, expected_calibration_error,
+from rlvr_jax.diagnostics._calibration import (CONFIDENCE_MODES, calibration_metrics, expected_calibration_error,
                                               sequence_confidence)
-from rlvr_jax.diagnostics.correlation import mean_squared_error, pearson, spearman
-from rlvr_jax.diagnostics.diversity import distinct_n, distinct_n_metrics, unique_answer_metrics
-from rlvr_jax.diagnostics.entropy_aggregates import entropy_aggregates, make_entropy_aggregates_fn
-from rlvr_jax.diagnostics.entropy_change_probe import (NPZ_ARRAYS, EntropyChangeProbe, ProbeMeasurement,
+from rlvr_jax.diagnostics._correlation import mean_squared_error, pearson, spearman
+from rlvr_jax.diagnostics._diversity import distinct_n, distinct_n_metrics, unique_answer_metrics
+from rlvr_jax.diagnostics._entropy_aggregates import entropy_aggregates, make_entropy_aggregates_fn
+from rlvr_jax.diagnostics._entropy_change_probe import (NPZ_ARRAYS, EntropyChangeProbe, ProbeMeasurement,
                                                        ProbeRecord, first_order_step_scale)
-from rlvr_jax.diagnostics.quadrants import (QUADRANT_STATISTICS, QUADRANTS, clipped_tokens, high_probability,
+from rlvr_jax.diagnostics._quadrants import (QUADRANT_STATISTICS, QUADRANTS, clipped_tokens, high_probability,
                                             quadrant_masks, quadrant_statistics, training_clip_range)
-from rlvr_jax.diagnostics.step_diagnostics import (Diagnostics, DiagnosticsConfig, DiagnosticsRecord,
+from rlvr_jax.diagnostics._step_diagnostics import (Diagnostics, DiagnosticsConfig, DiagnosticsRecord,
                                                    ResponseOutcomes)
 
 __all__ = [

@@ -8,13 +8,13 @@ Public API:
   ArithmeticTask, generate_arithmetic, ...   the arithmetic generator; CodeTask, generate_code_task, ...
 """
 
-from rlvr_jax.embedded.arithmetic import (ArithmeticTask, generate_arithmetic, question_split, solve_question,
+from rlvr_jax.embedded._arithmetic import (ArithmeticTask, generate_arithmetic, question_split, solve_question,
                                           write_arithmetic_jsonl, write_builtin_splits)
-from rlvr_jax.embedded.code_task import (CodeTask, generate_code_task, reference_solution, write_code_task_jsonl,
+from rlvr_jax.embedded._code_task import (CodeTask, generate_code_task, reference_solution, write_code_task_jsonl,
                                          write_code_task_splits)
-from rlvr_jax.embedded.policy import EmbeddedPolicy, ensure_policy
-from rlvr_jax.embedded.tasks import BUILTIN_TASKS, BuiltinTask, data_files
-from rlvr_jax.embedded.tokenizer import builtin_tokenizer
+from rlvr_jax.embedded._policy import EmbeddedPolicy, ensure_policy
+from rlvr_jax.embedded._tasks import BUILTIN_TASKS, BuiltinTask, data_files
+from rlvr_jax.embedded._tokenizer import builtin_tokenizer
 
 __all__ = [
     "ArithmeticTask", "BUILTIN_TASKS", "BuiltinTask", "CodeTask", "EmbeddedPolicy", "builtin_tokenizer",

@@ -6,19 +6,21 @@ Public API:
   init(config, key=, dtype=, mesh=)    random init, born sharded when a mesh is given
   load_pretrained(path, dtype=, mesh=) an HF directory -> model, each weight placed into its shards
   build options of Qwen / init / abstract_model / load_pretrained:
-    scan_layers=False                  stacked decoder blocks run by lax.scan (rlvr_jax.models.scan)
-    attention="auto", platform=None    "auto" | "xla" | "splash" | "cudnn" (rlvr_jax.models.attention)
+    scan_layers=False                  stacked decoder blocks run by lax.scan (rlvr_jax.models._scan)
+    attention="auto", platform=None    "auto" | "xla" | "splash" | "cudnn" (rlvr_jax.models._attention)
   save_pretrained(model, path)         model -> an HF directory that transformers loads
   logits(model, input_ids, mask)       float32 [B, T, V] (small inputs and tests only)
 """
 
-from rlvr_jax.models.attention import ATTENTION_OPTIONS, AttentionKernel
-from rlvr_jax.models.config import PRESETS, QwenConfig, UnsupportedConfigError, preset
-from rlvr_jax.models.factory import abstract_model, flat_params, init, logits, param_count
-from rlvr_jax.models.pretrained import CheckpointMismatchError, load_pretrained, save_pretrained
-from rlvr_jax.models.qwen import KVCache, Qwen, init_cache, positions_from_mask
+from rlvr_jax.models._attention import ATTENTION_OPTIONS, AttentionKernel, resolve_attention
+from rlvr_jax.models._config import PRESETS, QwenConfig, UnsupportedConfigError, preset
+from rlvr_jax.models._modules import DecoderBlock
+from rlvr_jax.models._factory import abstract_model, flat_params, init, logits, param_count
+from rlvr_jax.models._pretrained import CheckpointMismatchError, load_pretrained, save_pretrained
+from rlvr_jax.models._qwen import KVCache, Qwen, init_cache, positions_from_mask
 
 __all__ = [
+    "DecoderBlock", "resolve_attention",
     "ATTENTION_OPTIONS", "AttentionKernel", "PRESETS", "QwenConfig", "UnsupportedConfigError", "preset", "abstract_model", "flat_params", "init",
     "logits", "param_count", "CheckpointMismatchError", "load_pretrained", "save_pretrained", "KVCache",
     "Qwen", "init_cache", "positions_from_mask",

@@ -7,7 +7,7 @@ Public API:
   load_runs(run_dirs) -> [RunData]                 the logs a report reads
 """
 
-from rlvr_jax.report.build import ReportFiles, build_report
-from rlvr_jax.report.runs import RunData, load_runs
+from rlvr_jax.report._build import ReportFiles, build_report
+from rlvr_jax.report._runs import RunData, load_runs
 
 __all__ = ["ReportFiles", "RunData", "build_report", "load_runs"]

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from rlvr_jax.report.build import build_report
+from rlvr_jax.report._build import build_report
 
 
 def main(argv: list[str] | None = None) -> int:

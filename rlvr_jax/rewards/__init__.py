@@ -9,21 +9,19 @@ Every reward maps (completions, answers) -> `RewardResult` on host strings; buil
 `build_reward(name, RewardConfig(...))` and close it when the run ends.
 """
 
-from rlvr_jax.rewards import (  # noqa: F401  (registers)
-    entropy_math_reward, exact_rewards, math_dapo_reward, math_verify_reward, naive_dapo_reward, siren_reward)
-from rlvr_jax.rewards.base import RewardConfig, RewardFn, RewardResult
+from rlvr_jax.rewards._base import RewardConfig, RewardFn, RewardResult
 from rlvr_jax.rewards.code import CodeExecFractionReward, CodeExecReward, SandboxConfig  # registers code_exec*
-from rlvr_jax.rewards.entropy_math_reward import EntropyMathReward
-from rlvr_jax.rewards.exact_rewards import ArithmeticReward, FormatReward, integer_match
-from rlvr_jax.rewards.extraction import extract_answer, fallback_answer, last_boxed
-from rlvr_jax.rewards.math_dapo_reward import (MathDapoReward, MathDapoStrictReward, dapo_prediction,
+from rlvr_jax.rewards._entropy_math_reward import EntropyMathReward
+from rlvr_jax.rewards._exact_rewards import ArithmeticReward, FormatReward, integer_match
+from rlvr_jax.rewards._extraction import extract_answer, fallback_answer, last_boxed
+from rlvr_jax.rewards._math_dapo_reward import (MathDapoReward, MathDapoStrictReward, dapo_prediction,
                                                normalize_final_answer)
-from rlvr_jax.rewards.math_verify_reward import MathVerifyReward, verify_answer
-from rlvr_jax.rewards.naive_dapo_reward import NaiveDapoReward
-from rlvr_jax.rewards.pool import Outcome, TimeoutPool
-from rlvr_jax.rewards.pooled_reward import PooledReward, Prepared
-from rlvr_jax.rewards.registry import REWARDS, build_reward
-from rlvr_jax.rewards.siren_reward import SirenMathVerifyReward
+from rlvr_jax.rewards._math_verify_reward import MathVerifyReward, verify_answer
+from rlvr_jax.rewards._naive_dapo_reward import NaiveDapoReward
+from rlvr_jax.rewards._pool import Outcome, TimeoutPool
+from rlvr_jax.rewards._pooled_reward import PooledReward, Prepared
+from rlvr_jax.rewards._registry import REWARDS, build_reward
+from rlvr_jax.rewards._siren_reward import SirenMathVerifyReward
 
 __all__ = [
     "REWARDS", "ArithmeticReward", "CodeExecFractionReward", "CodeExecReward", "EntropyMathReward",

@@ -10,13 +10,13 @@ Public API:
   SamplingSettings, make_generate_fn           a run's sampling settings -> generate function of live params
 """
 
-from rlvr_jax.sampling.buckets import bucket_length, pad_to_bucket
-from rlvr_jax.sampling.sampler import generate
-from rlvr_jax.sampling.settings import SamplingSettings, make_generate_fn
-from rlvr_jax.sampling.state import FinishReason, SamplerOutput
-from rlvr_jax.sampling.strategies import (Greedy, Sample, SamplingKnobs, logprob_temperature, make_strategy,
+from rlvr_jax.sampling._buckets import bucket_length, pad_to_bucket
+from rlvr_jax.sampling._sampler import generate
+from rlvr_jax.sampling._settings import SamplingSettings, make_generate_fn
+from rlvr_jax.sampling._state import FinishReason, SamplerOutput
+from rlvr_jax.sampling._strategies import (Greedy, Sample, SamplingKnobs, logprob_temperature, make_strategy,
                                           token_log_probs)
-from rlvr_jax.sampling.text import TextGeneration, generate_text
+from rlvr_jax.sampling._text import TextGeneration, generate_text
 
 __all__ = [
     "generate", "generate_text", "TextGeneration", "SamplerOutput", "FinishReason", "pad_to_bucket",

@@ -10,12 +10,12 @@ Public API:
   costs                                                                           analytic FLOPs and bytes
 """
 
-from rlvr_jax.scale import costs
-from rlvr_jax.scale.check import PROGRAMS, run_check
-from rlvr_jax.scale.chips import CHIPS, GIB, SLICES, ChipSpec, topology_name
-from rlvr_jax.scale.report import CheckReport, ProgramRow
-from rlvr_jax.scale.run_spec import abstract_run_spec
-from rlvr_jax.scale.targets import Target, run_targets
+from rlvr_jax.scale import _costs as costs
+from rlvr_jax.scale._check import PROGRAMS, run_check
+from rlvr_jax.scale._chips import CHIPS, GIB, SLICES, ChipSpec, topology_name
+from rlvr_jax.scale._report import CheckReport, ProgramRow
+from rlvr_jax.scale._run_spec import abstract_run_spec
+from rlvr_jax.scale._targets import Target, run_targets
 
 __all__ = ["CHIPS", "GIB", "PROGRAMS", "SLICES", "ChipSpec", "CheckReport", "ProgramRow", "Target", "abstract_run_spec",
            "costs", "run_check", "run_targets", "topology_name"]

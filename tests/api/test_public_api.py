@@ -1,7 +1,11 @@
 """The top-level functional API: every advertised name resolves to the object its module defines, and
 importing `rlvr_jax` alone stays light (verifier workers import rlvr_jax submodules)."""
 
+import ast
+import fnmatch
 import importlib
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -48,6 +52,57 @@ def test_a_notebook_ablation_through_the_top_level_api():
 
 
 def test_importing_the_reward_package_does_not_import_jax():
-  code = "import sys, rlvr_jax.rewards.math_verify_reward; print('jax' in sys.modules)"
+  code = "import sys, rlvr_jax.rewards._math_verify_reward; print('jax' in sys.modules)"
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
   assert out.strip() == "False"
+
+
+def _module_names() -> list[str]:
+  root = pathlib.Path(rlvr_jax.__file__).parent
+  return sorted(".".join(("rlvr_jax",) + path.relative_to(root).with_suffix("").parts)
+                for path in root.rglob("*.py"))
+
+
+def test_implementation_modules_are_private():
+  """Every module is a package `__init__`, a `__main__`, private (`_name`), or listed in PUBLIC_MODULES."""
+  public = [name for name in _module_names()
+            if not any(part.startswith("_") for part in name.split(".")[1:])]
+  unlisted = [name for name in public if not any(fnmatch.fnmatchcase(name, pattern)
+                                                  for pattern in rlvr_jax.PUBLIC_MODULES)]
+  assert unlisted == [], f"public modules not in rlvr_jax.PUBLIC_MODULES: {unlisted}"
+  methods = [name for name in public if name.startswith("rlvr_jax.objectives.transforms.")]
+  assert "rlvr_jax.objectives.transforms.steer" in methods and len(methods) >= 10, methods
+  for pattern in rlvr_jax.PUBLIC_MODULES:  # the list names only modules that exist
+    assert any(fnmatch.fnmatchcase(name, pattern) for name in public), pattern
+
+
+def _private_imports(path: pathlib.Path) -> list[str]:
+  found = []
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rlvr_jax"):
+      dotted = [node.module + "." + alias.name for alias in node.names]
+    elif isinstance(node, ast.Import):
+      dotted = [alias.name for alias in node.names if alias.name.startswith("rlvr_jax")]
+    else:
+      continue
+    found += [f"{path.name}:{node.lineno} {name}" for name in dotted
+              if any(part.startswith("_") for part in name.split(".")[1:])]
+  for match in re.finditer(r"rlvr_jax(?:\.\w+)*\._\w+", path.read_text()):  # strings, docstrings
+    found.append(f"{path.name}: {match.group(0)}")
+  return found
+
+
+def test_launchers_benchmarks_and_configs_use_only_the_public_api():
+  root = pathlib.Path(__file__).resolve().parents[2]
+  files = [p for folder in ("launch", "bench", "configs") for p in sorted((root / folder).glob("*.py"))]
+  assert len(files) > 30
+  private = [hit for path in files for hit in _private_imports(path)]
+  assert private == [], private
+
+
+def test_every_package_all_resolves():
+  for name in _module_names():
+    if name.endswith(".__init__"):
+      module = importlib.import_module(name.removesuffix(".__init__"))
+      missing = [n for n in getattr(module, "__all__", ()) if not hasattr(module, n)]
+      assert missing == [], (module.__name__, missing)

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from rlvr_jax.config import recipe_table, validate
-from rlvr_jax.models.config import PRESETS
+from rlvr_jax.models._config import PRESETS
 from tests.reliability.conftest import write_hf_directory
 
 FILES = {os.path.basename(path): recipe_table.load_config_file(path) for path in recipe_table.config_files()}

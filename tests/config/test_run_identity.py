@@ -13,9 +13,9 @@ import jax
 import pytest
 
 from rlvr_jax.config import ConfigMismatchError, validate
-from rlvr_jax.config import run_identity
-from rlvr_jax.config.saved_config import get_config as saved_config
-from rlvr_jax.train.loop import train
+from rlvr_jax.config import _run_identity as run_identity
+from rlvr_jax.config._saved_config import get_config as saved_config
+from rlvr_jax.train._loop import train
 from tests.reliability.launcher_runs import LauncherRun, run_env, shared_cache_dir, small_run_args
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "configs")

@@ -59,7 +59,7 @@ def _arithmetic_texts() -> list[str]:
   """Every text the arithmetic embedded default tokenizes: all 200 one-digit +/- problems (147 train, 53
   held-out) and two-digit ones with *, under both templates the configs use, both demonstration forms."""
   from rlvr_jax.embedded import ArithmeticTask, generate_arithmetic
-  from rlvr_jax.embedded import tasks as embedded
+  from rlvr_jax.embedded import _tasks as embedded
 
   rows = [row for split, count in (("train", 147), ("heldout", 53))
           for row in generate_arithmetic(embedded.TASK, split, count)]
@@ -75,7 +75,7 @@ def _arithmetic_texts() -> list[str]:
 def test_code_words_leave_arithmetic_tokenization_unchanged():
   """The code words are appended after every id the arithmetic task used, and never match inside its
   text: arithmetic ids are those of the tokenizer its embedded default was tuned with."""
-  from rlvr_jax.embedded.tokenizer import ARITHMETIC_WORDS, CODE_WORDS, _tokenizer
+  from rlvr_jax.embedded._tokenizer import ARITHMETIC_WORDS, CODE_WORDS, _tokenizer
 
   arithmetic, tokenizer = _tokenizer(ARITHMETIC_WORDS), builtin_tokenizer()
   assert len(arithmetic) == 124 and len(tokenizer) == 124 + len(CODE_WORDS)
@@ -90,8 +90,8 @@ def test_code_words_leave_arithmetic_tokenization_unchanged():
 def test_code_task_prompts_and_programs_are_short():
   """A built-in code prompt and its fenced program are ~15 tokens each (what keeps code RL on a CPU
   as fast as arithmetic), and both round-trip exactly."""
-  from rlvr_jax.embedded.code_task import generate_code_task
-  from rlvr_jax.embedded import tasks as embedded
+  from rlvr_jax.embedded._code_task import generate_code_task
+  from rlvr_jax.embedded import _tasks as embedded
 
   tokenizer = builtin_tokenizer()
   for row in generate_code_task(embedded.CODE_TASK, "train", 40):

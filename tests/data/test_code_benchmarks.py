@@ -12,7 +12,7 @@ import zlib
 import pytest
 
 from rlvr_jax.data import load_rows
-from rlvr_jax.data.code_benchmarks import (livecodebench_cases, load_code_benchmark, read_records,
+from rlvr_jax.data._code_benchmarks import (livecodebench_cases, load_code_benchmark, read_records,
                                            write_code_benchmark_jsonl)
 from rlvr_jax.rewards import RewardConfig
 from rlvr_jax.rewards.code import CodeExecReward
@@ -185,7 +185,7 @@ def test_humaneval_prompt_helpers_cannot_be_redefined_by_the_program():
   """HumanEval/50-style: the tests call a helper the *prompt* defines. The helper is setup code the judge
   runs, so a program that redefines it (to make its own wrong answer check out) still fails, while the
   canonical solution passes."""
-  from rlvr_jax.data.code_benchmarks import humaneval_rows
+  from rlvr_jax.data._code_benchmarks import humaneval_rows
 
   record = {
       "task_id": "HumanEval/50",

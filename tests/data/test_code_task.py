@@ -9,8 +9,8 @@ import pytest
 from rlvr_jax.data import PromptDataConfig, load_prompts
 
 from rlvr_jax.embedded import builtin_tokenizer
-from rlvr_jax.data.templates import CODE_INSTRUCTION, code_question
-from rlvr_jax.embedded.code_task import (CodeTask, generate_code_task, reference_solution, write_code_task_jsonl,
+from rlvr_jax.data._templates import CODE_INSTRUCTION, code_question
+from rlvr_jax.embedded._code_task import (CodeTask, generate_code_task, reference_solution, write_code_task_jsonl,
                                          write_code_task_splits)
 from rlvr_jax.rewards import RewardConfig
 from rlvr_jax.rewards.code import CodeExecReward, parse_spec

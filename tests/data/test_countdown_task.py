@@ -6,8 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
-from rlvr_jax.embedded import tasks
-from rlvr_jax.embedded.countdown import (CountdownTask, all_expressions, answer_key, check_expression,
+from rlvr_jax.embedded import _tasks as tasks
+from rlvr_jax.embedded._countdown import (CountdownTask, all_expressions, answer_key, check_expression,
                                          demonstration, evaluate, generate_countdown, parse_answer_key,
                                          parse_question, question, solutions)
 from rlvr_jax.rewards import RewardConfig, build_reward

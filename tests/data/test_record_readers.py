@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from rlvr_jax.data import record_readers
-from rlvr_jax.data.record_readers import DataFileError, RowLimit, check_data_file, read_records
+from rlvr_jax.data import _record_readers as record_readers
+from rlvr_jax.data._record_readers import DataFileError, RowLimit, check_data_file, read_records
 
 LIMIT = RowLimit(1 << 20, "test limit")
 

@@ -20,11 +20,11 @@ from flax import nnx
 
 from rlvr_jax import models
 from rlvr_jax.objectives import Objective, build_objective
-from rlvr_jax.objectives.presets import method_preset
-from rlvr_jax.train.scoring import make_scoring_fn
-from rlvr_jax.objectives.rollout_batch import RolloutBatch
-from rlvr_jax.train.state import TrainState
-from rlvr_jax.train.update import UpdateConfig, make_update_step
+from rlvr_jax.objectives._presets import method_preset
+from rlvr_jax.train._scoring import make_scoring_fn
+from rlvr_jax.objectives._rollout_batch import RolloutBatch
+from rlvr_jax.train._state import TrainState
+from rlvr_jax.train._update import UpdateConfig, make_update_step
 
 ROWS, PROMPT, RESPONSE, VOCAB, GROUP = 8, 4, 6, 512, 4
 HIDDEN, EMBED_SCALE, GAIN = 32, 50.0, 30.0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.diagnostics import entropy_aggregates
-from rlvr_jax.objectives.token_stats import statistics_from_logits
+from rlvr_jax.objectives._token_stats import statistics_from_logits
 from tests.diagnostics import reference
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.diagnostics import NPZ_ARRAYS, EntropyChangeProbe, first_order_step_scale, pearson
-from rlvr_jax.objectives.entropy_change import tabular_first_order_entropy_change
+from rlvr_jax.objectives._entropy_change import tabular_first_order_entropy_change
 from tests.diagnostics.conftest import GAIN, HIDDEN, LEARNING_RATE
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from rlvr_jax.diagnostics import clipped_tokens, quadrant_statistics, training_clip_range
 from rlvr_jax.objectives import build_objective
-from rlvr_jax.objectives.batch import PPOClipParams
-from rlvr_jax.objectives.presets import method_preset
+from rlvr_jax.objectives._batch import PPOClipParams
+from rlvr_jax.objectives._presets import method_preset
 
 # Row 0: A = +1; row 1: A = -1; row 2: A = 0 (a zero-variance group: in no quadrant).
 PROB = np.array([[0.9, 0.1, 0.3, 0.5],

@@ -7,7 +7,7 @@ import pytest
 from rlvr_jax.data import PromptDataConfig, load_prompts
 
 from rlvr_jax.embedded import builtin_tokenizer
-from rlvr_jax.eval.benchmarks import (BENCHMARKS, BenchmarkSpec, load_benchmark, load_benchmarks, normalize_record,
+from rlvr_jax.eval._benchmarks import (BENCHMARKS, BenchmarkSpec, load_benchmark, load_benchmarks, normalize_record,
                                       parse_benchmark_specs, write_rows)
 
 

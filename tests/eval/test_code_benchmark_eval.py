@@ -15,14 +15,14 @@ import pytest
 
 from rlvr_jax import models
 from rlvr_jax.embedded import builtin_tokenizer
-from rlvr_jax.data.templates import CODE_INSTRUCTION
-from rlvr_jax.embedded.tokenizer import IM_END
+from rlvr_jax.data._templates import CODE_INSTRUCTION
+from rlvr_jax.embedded._tokenizer import IM_END
 from rlvr_jax.eval import (BENCHMARKS, BenchmarkSpec, EvalPrompting, exact_equivalence, load_benchmark,
                            load_benchmarks, prepare_prompt_set, sample_prompt_set, summarize, write_rows)
 from rlvr_jax.rewards import RewardConfig
 from rlvr_jax.rewards.code import CodeExecReward, parse_spec
-from rlvr_jax.embedded import tasks as embedded
-from rlvr_jax.data.text_codec import TextCodec, save_tokenizer
+from rlvr_jax.embedded import _tasks as embedded
+from rlvr_jax.data._text_codec import TextCodec, save_tokenizer
 from tests.data.test_code_benchmarks import (HUMANEVAL, LCB_FUNCTIONAL, LCB_STDIN, MBPP, MBPP_PLUS, SOLUTIONS,
                                              write_jsonl)
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rlvr_jax.eval import metrics as m
-from rlvr_jax.eval.equivalence import MathVerifyEquivalence, exact_equivalence
+from rlvr_jax.eval import _metrics as m
+from rlvr_jax.eval._equivalence import MathVerifyEquivalence, exact_equivalence
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 
 from rlvr_jax import models
 from rlvr_jax.embedded import builtin_tokenizer
-from rlvr_jax.eval.checkpoint_dirs import checkpoint_dtype, resolve_checkpoint
-from rlvr_jax.data.text_codec import save_tokenizer
+from rlvr_jax.eval._checkpoint_dirs import checkpoint_dtype, resolve_checkpoint
+from rlvr_jax.data._text_codec import save_tokenizer
 
 CONFIG = dataclasses.replace(models.preset("tiny"), vocab_size=128, hidden_size=64, intermediate_size=128,
                              num_layers=1, num_heads=2, num_kv_heads=1, head_dim=32)

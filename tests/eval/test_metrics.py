@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from rlvr_jax.eval import metrics as m
-from rlvr_jax.eval.equivalence import exact_equivalence
+from rlvr_jax.eval import _metrics as m
+from rlvr_jax.eval._equivalence import exact_equivalence
 
 
 def _brute_pass_at_k(row: np.ndarray, k: int) -> float:

@@ -16,13 +16,13 @@ from flax import nnx
 from rlvr_jax import models
 from rlvr_jax.config import method_config, validate
 from rlvr_jax.embedded import builtin_tokenizer
-from rlvr_jax.embedded.tokenizer import IM_END
+from rlvr_jax.embedded._tokenizer import IM_END
 from rlvr_jax.eval import (BenchmarkEvaluator, BenchmarkSpec, EvalPrompting, EvalSampling, benchmark_key,
                            exact_equivalence, load_benchmark, prepare_prompt_set)
 from rlvr_jax.rewards import RewardResult
 from rlvr_jax.sampling import generate
-from rlvr_jax.train.evaluation import Evaluator, build_evaluator
-from rlvr_jax.data.text_codec import TextCodec
+from rlvr_jax.train._evaluation import Evaluator, build_evaluator
+from rlvr_jax.data._text_codec import TextCodec
 
 CONFIG = dataclasses.replace(models.preset("tiny"), vocab_size=256, hidden_size=64, intermediate_size=128,
                              num_layers=1, num_heads=2, num_kv_heads=1, head_dim=32)

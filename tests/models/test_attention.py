@@ -9,7 +9,7 @@ from flax import nnx
 
 from rlvr_jax import models, sharding
 from rlvr_jax.models import hf_reference
-from rlvr_jax.models.attention import (AttentionKernel, masked_attention, resolve_attention, same_segment_causal_mask,
+from rlvr_jax.models._attention import (AttentionKernel, masked_attention, resolve_attention, same_segment_causal_mask,
                                        splash_attention)
 from tests.models.test_qwen_parity import REL_TOL, relative_error
 

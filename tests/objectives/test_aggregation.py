@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlvr_jax.objectives.aggregation import AGGREGATION_MODES, aggregate, normalizer_counts
+from rlvr_jax.objectives._aggregation import AGGREGATION_MODES, aggregate, normalizer_counts
 
 # Rows: full, partial, all-masked, single token.
 VALUES = np.array([[1.0, 2.0, 3.0, 4.0],

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlvr_jax.objectives.critic import explained_variance, value_loss
-from rlvr_jax.objectives.kl_reward import KL_CONTROLLERS, KLInRewardConfig, kl_penalized_rewards
+from rlvr_jax.objectives._critic import explained_variance, value_loss
+from rlvr_jax.objectives._kl_reward import KL_CONTROLLERS, KLInRewardConfig, kl_penalized_rewards
 
 RNG = np.random.default_rng(13)
 B, T = 4, 6

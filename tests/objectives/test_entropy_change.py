@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives import build_objective
-from rlvr_jax.objectives.batch import TokenBatch
-from rlvr_jax.objectives.entropy_change import (entropy_change_estimate,
+from rlvr_jax.objectives._batch import TokenBatch
+from rlvr_jax.objectives._entropy_change import (entropy_change_estimate,
                                                 tabular_first_order_entropy_change)
 
 ADV = np.array([[1.0, -2.0, 0.5]], np.float32)

@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlvr_jax.objectives.entropy_change import (entropy_change_estimate, sampled_token_factor,
+from rlvr_jax.objectives._entropy_change import (entropy_change_estimate, sampled_token_factor,
                                                 tabular_first_order_entropy_change)
-from rlvr_jax.objectives.policy_loss import ppo_token_loss
+from rlvr_jax.objectives._policy_loss import ppo_token_loss
 
 NUM_STATES = 256
 STEP = 1.0  # eta; the per-token step is eta / L * r A, i.e. ~4e-3 per unit advantage here

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlvr_jax.objectives.kl import KL_ESTIMATORS, kl_penalty
+from rlvr_jax.objectives._kl import KL_ESTIMATORS, kl_penalty
 
 D = np.array([[-30.0, -1.0, -0.1, 0.0], [0.1, 0.5, 2.0, 30.0]], np.float32)
 REF = np.full_like(D, -2.0)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives import TokenBatch, build_objective
-from rlvr_jax.objectives.sequence_ratio_losses import gmpo_sequence_loss
-from rlvr_jax.objectives.soft_clip_losses import cispo_token_loss
+from rlvr_jax.objectives._sequence_ratio_losses import gmpo_sequence_loss
+from rlvr_jax.objectives._soft_clip_losses import cispo_token_loss
 from rlvr_jax.objectives.transforms.forking_tokens import forking_token_mask
 
 RNG = np.random.default_rng(23)

@@ -11,9 +11,9 @@ import pytest
 
 from rlvr_jax.objectives import (ADVANTAGE_ESTIMATORS, METHODS, POLICY_LOSSES, TRANSFORMS, KLLossConfig,
                                  ObjectiveConfig, build_objective, method_advantage, method_preset)
-from rlvr_jax.objectives.kl_reward import KL_CONTROLLERS, KLInRewardConfig
-from rlvr_jax.objectives.methods import thaw
-from rlvr_jax.objectives.presets import dataclass_defaults
+from rlvr_jax.objectives._kl_reward import KL_CONTROLLERS, KLInRewardConfig
+from rlvr_jax.objectives._methods import thaw
+from rlvr_jax.objectives._presets import dataclass_defaults
 
 DOC = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "methods.md").read_text()
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives import TokenBatch, build_objective
-from rlvr_jax.objectives.aggregation import normalizer_counts
-from rlvr_jax.objectives.token_stats import token_statistics
+from rlvr_jax.objectives._aggregation import normalizer_counts
+from rlvr_jax.objectives._token_stats import token_statistics
 
 RNG = np.random.default_rng(5)
 B, T = 4, 6

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlvr_jax.objectives.policy_loss import clip_metrics, gpg_token_loss, ppo_token_loss
+from rlvr_jax.objectives._policy_loss import clip_metrics, gpg_token_loss, ppo_token_loss
 
 # ratio r = exp(log_ratio) per column; advantages per row.
 LOG_RATIO = np.log(np.array([0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.4, 2.0, 5.0], np.float32))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives import TokenBatch, build_objective
-from rlvr_jax.objectives.sequence_ratio_losses import gmpo_sequence_loss, gspo_token_loss
-from rlvr_jax.objectives.soft_clip_losses import cispo_token_loss, sapo_token_loss
+from rlvr_jax.objectives._sequence_ratio_losses import gmpo_sequence_loss, gspo_token_loss
+from rlvr_jax.objectives._soft_clip_losses import cispo_token_loss, sapo_token_loss
 
 RNG = np.random.default_rng(17)
 B, T = 5, 6

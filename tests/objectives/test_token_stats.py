@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from rlvr_jax.objectives.token_stats import (entropy_from_logits, statistics_from_logits, token_statistics,
+from rlvr_jax.objectives._token_stats import (entropy_from_logits, statistics_from_logits, token_statistics,
                                              topp_entropy_from_logits)
 
 

@@ -1,6 +1,6 @@
 """Composing transforms: orders that commute give the same loss; the order rule rejects stale reads.
 
-Documented order semantics (transforms/registry.py): transforms that write a channel (clip parameters,
+Documented order semantics (transforms/_registry.py): transforms that write a channel (clip parameters,
 advantages, the token loss) must precede the transforms that read it. Weight scaling, mask restriction
 and added loss terms commute. The one place where order changes the result is a read of a channel that
 a later transform writes; `check_transform_order` turns that into a config error, and the last test
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives import build_objective
-from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
+from rlvr_jax.objectives._batch import ObjectiveState, PPOClipParams, TokenBatch
 from rlvr_jax.objectives.transforms.entropy_advantage import EntropyAdvantage
 from rlvr_jax.objectives.transforms.positive_advantage import PositiveAdvantageReweight
 

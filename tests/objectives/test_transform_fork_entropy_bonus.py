@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives import build_objective
-from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
+from rlvr_jax.objectives._batch import ObjectiveState, PPOClipParams, TokenBatch
 from rlvr_jax.objectives.transforms.entropy_bonus import EntropyBonus
 from rlvr_jax.objectives.transforms.fork_entropy_bonus import ForkEntropyBonus
 

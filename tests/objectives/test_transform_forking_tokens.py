@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives import build_objective
-from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
+from rlvr_jax.objectives._batch import ObjectiveState, PPOClipParams, TokenBatch
 from rlvr_jax.objectives.transforms.forking_tokens import ForkingTokens
 
 MASK = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 0, 0]], np.float32)

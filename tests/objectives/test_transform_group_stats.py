@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlvr_jax.objectives.transforms import group_stats
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
 
 VALID = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]], bool)
 VALUES = np.array([[3.0, -1.0, 2.0, 99.0], [5.0, 0.5, 99.0, 99.0], [7.0, 7.0, 7.0, 7.0],

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives import TrainingProgress, build_objective
-from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
+from rlvr_jax.objectives._batch import ObjectiveState, PPOClipParams, TokenBatch
 from rlvr_jax.objectives.transforms.positive_advantage import (NonNegativeAdvantageOnly,
                                                                NonPositiveAdvantageOnly,
                                                                PositiveAdvantageReweight, RandomPositiveClip)

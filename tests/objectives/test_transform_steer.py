@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives import build_objective
-from rlvr_jax.objectives.batch import ObjectiveState, PPOClipParams, TokenBatch
-from rlvr_jax.objectives.policy_loss import ppo_token_loss
+from rlvr_jax.objectives._batch import ObjectiveState, PPOClipParams, TokenBatch
+from rlvr_jax.objectives._policy_loss import ppo_token_loss
 from rlvr_jax.objectives.transforms.steer import Steer, steer_weights
 
 MASK = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]], np.float32)

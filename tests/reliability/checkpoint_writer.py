@@ -53,7 +53,7 @@ def _kill_at_commit(step: int) -> None:
 def main(run_dir: str, mode: str) -> None:
   from absl import logging
 
-  from rlvr_jax.train.checkpointing import CheckpointConfig, RunCheckpoints
+  from rlvr_jax.train._checkpointing import CheckpointConfig, RunCheckpoints
 
   logging.set_verbosity(logging.WARNING)
   if mode not in ("mid_write", "before_commit"):

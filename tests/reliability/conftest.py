@@ -9,9 +9,9 @@ import pytest
 
 from rlvr_jax import models
 from rlvr_jax.config import method_config
-from rlvr_jax.embedded.tokenizer import builtin_tokenizer
-from rlvr_jax.models.pretrained import expected_hf_shapes
-from rlvr_jax.data.text_codec import save_tokenizer
+from rlvr_jax.embedded._tokenizer import builtin_tokenizer
+from rlvr_jax.models._pretrained import expected_hf_shapes
+from rlvr_jax.data._text_codec import save_tokenizer
 
 
 def config_with(method: str = "steer", variant: str | None = None, /, **fields) -> ml_collections.ConfigDict:

@@ -9,7 +9,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from rlvr_jax.train import checkpointing, disk_full  # noqa: E402
+from rlvr_jax.train import _checkpointing as checkpointing, _disk_full as disk_full  # noqa: E402
 
 checkpointing.free_bytes = disk_full.free_bytes = lambda path: None  # "the filesystem reports no size"
 

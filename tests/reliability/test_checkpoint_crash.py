@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlvr_jax.train.checkpointing import CheckpointConfig, RunCheckpoints
+from rlvr_jax.train._checkpointing import CheckpointConfig, RunCheckpoints
 from tests.reliability import checkpoint_writer
 
 WRITER = os.path.join(os.path.dirname(__file__), "checkpoint_writer.py")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from rlvr_jax.config import ConfigError
-from rlvr_jax.config.command_line import check_command_line
+from rlvr_jax.config._command_line import check_command_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEER = os.path.join(ROOT, "configs", "steer.py")

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlvr_jax.train.checkpointing import CheckpointConfig, CheckpointError, RunCheckpoints
+from rlvr_jax.train._checkpointing import CheckpointConfig, CheckpointError, RunCheckpoints
 
 
 def _state(scale: float) -> dict:

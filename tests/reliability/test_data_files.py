@@ -12,7 +12,7 @@ import pytest
 
 from rlvr_jax.config import ConfigError, validate
 from rlvr_jax.data import prompt_pipeline
-from rlvr_jax.data.record_readers import DataFileError
+from rlvr_jax.data._record_readers import DataFileError
 from rlvr_jax.embedded import builtin_tokenizer
 from tests.reliability.conftest import config_with
 
@@ -202,7 +202,7 @@ def test_question_over_the_byte_bound_is_dropped_as_too_long_without_tokenizing(
 def test_bad_evaluation_rows_fail_before_the_model(tmp_path, monkeypatch, field, message):
   """The held-out rows and benchmark files are read in the data stage too, so a bad row there stops the run
   before the warm start or the weight load, not after them when the evaluator is built."""
-  from rlvr_jax.train import loop
+  from rlvr_jax.train import _loop as loop
 
   def model_stage(*args, **kwargs):
     raise AssertionError("the model stage was reached")

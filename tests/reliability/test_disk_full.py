@@ -21,14 +21,14 @@ import pytest
 from flax import nnx
 
 from rlvr_jax import models
-from rlvr_jax.config import run_identity
-from rlvr_jax.config.sections import CheckpointConfig
-from rlvr_jax.data.text_codec import TextCodec
+from rlvr_jax.config import _run_identity as run_identity
+from rlvr_jax.config._sections import CheckpointConfig
+from rlvr_jax.data._text_codec import TextCodec
 from rlvr_jax.embedded import builtin_tokenizer
-from rlvr_jax.train import checkpointing, loop, metrics_log
-from rlvr_jax.train.checkpointing import RunCheckpoints
-from rlvr_jax.train.disk_full import DiskFullError, as_disk_full
-from rlvr_jax.train.run_dir import RunDirectory
+from rlvr_jax.train import _checkpointing as checkpointing, _loop as loop, _metrics_log as metrics_log
+from rlvr_jax.train._checkpointing import RunCheckpoints
+from rlvr_jax.train._disk_full import DiskFullError, as_disk_full
+from rlvr_jax.train._run_dir import RunDirectory
 from tests.reliability.launcher_runs import (ROOT, LauncherRun, exported_params, metrics_rows, run_env, run_to_end,
                                              shared_cache_dir, small_run_args, without_timings)
 
@@ -118,7 +118,7 @@ def _saved_config(run_dir, monkeypatch, simulate):
 
 def _hf_export(run_dir, monkeypatch, simulate):
   """On the tmpfs the free-space check before the export is bypassed, so safetensors meets the full disk."""
-  from rlvr_jax.train import disk_full
+  from rlvr_jax.train import _disk_full as disk_full
 
   monkeypatch.setattr(disk_full, "free_bytes", lambda path: None)
   if simulate:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rlvr_jax.data import PromptDataConfig, prompt_pipeline
-from rlvr_jax.embedded.tokenizer import builtin_tokenizer
-from rlvr_jax.train.global_prompts import global_order
+from rlvr_jax.embedded._tokenizer import builtin_tokenizer
+from rlvr_jax.train._global_prompts import global_order
 
 
 @pytest.mark.parametrize("hosts", [2, 4])

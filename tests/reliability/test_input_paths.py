@@ -149,7 +149,7 @@ def test_builtin_codec_matches_the_tokenizer_saved_with_the_embedded_policy(tmp_
   """The loop can load the codec (and tokenize the data) before the embedded policy is built: the
   built-in codec encodes, decodes and stops exactly like the tokenizer saved beside that policy."""
   from rlvr_jax.data import render_prompt
-  from rlvr_jax.data.text_codec import TextCodec, save_tokenizer
+  from rlvr_jax.data._text_codec import TextCodec, save_tokenizer
   from rlvr_jax.embedded import builtin_tokenizer
 
   stop_tokens = ("<|im_end|>", "<|endoftext|>")

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from rlvr_jax.train import loop
+from rlvr_jax.train import _loop as loop
 from tests.reliability.launcher_runs import (LauncherRun, exported_params, metrics_rows, run_env, run_to_end,
                                              shared_cache_dir, small_run_args, without_timings)
 

@@ -12,14 +12,14 @@ import sys
 
 import pytest
 
-from rlvr_jax.data.record_readers import DataFileError
+from rlvr_jax.data._record_readers import DataFileError
 from rlvr_jax.errors import ConfigError
-from rlvr_jax.models.pretrained import NonFiniteWeightsError
-from rlvr_jax.train.checkpointing import CheckpointError
-from rlvr_jax.train.disk_full import DiskFullError
-from rlvr_jax.train.loop import TrainingStopped
-from rlvr_jax.train.metrics_log import MetricsFileError
-from rlvr_jax.train.run_dir import RunDirBusy
+from rlvr_jax.models._pretrained import NonFiniteWeightsError
+from rlvr_jax.train._checkpointing import CheckpointError
+from rlvr_jax.train._disk_full import DiskFullError
+from rlvr_jax.train._loop import TrainingStopped
+from rlvr_jax.train._metrics_log import MetricsFileError
+from rlvr_jax.train._run_dir import RunDirBusy
 from tests.reliability.launcher_runs import LAUNCHER, ROOT, run_env, shared_cache_dir, small_run_args
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rlvr_jax.train.metrics_log import MetricsLogger, truncate_jsonl
+from rlvr_jax.train._metrics_log import MetricsLogger, truncate_jsonl
 
 
 def _write_rows(path, steps, tail=""):

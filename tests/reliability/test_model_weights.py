@@ -13,9 +13,9 @@ from safetensors.numpy import save_file
 
 from rlvr_jax import models
 from rlvr_jax.config import ConfigError, validate
-from rlvr_jax.config.sections import CheckpointConfig
-from rlvr_jax.models.pretrained import NonFiniteWeightsError, expected_hf_shapes
-from rlvr_jax.train.checkpointing import CheckpointError, RunCheckpoints
+from rlvr_jax.config._sections import CheckpointConfig
+from rlvr_jax.models._pretrained import NonFiniteWeightsError, expected_hf_shapes
+from rlvr_jax.train._checkpointing import CheckpointError, RunCheckpoints
 from tests.reliability.conftest import config_with, write_hf_directory
 
 

@@ -14,7 +14,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from rlvr_jax.config import validate
-from rlvr_jax.train import loop
+from rlvr_jax.train import _loop as loop
 from tests.reliability.launcher_runs import metrics_rows, shared_cache_dir
 from tests.train.conftest import small_config
 

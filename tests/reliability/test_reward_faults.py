@@ -14,8 +14,8 @@ import pytest
 
 from rlvr_jax.config import validate
 from rlvr_jax.rewards import RewardConfig
-from rlvr_jax.rewards.math_verify_reward import MathVerifyReward
-from rlvr_jax.train import loop
+from rlvr_jax.rewards._math_verify_reward import MathVerifyReward
+from rlvr_jax.train import _loop as loop
 from tests.reliability.faulty_verifier import hang_then_crash
 from tests.reliability.launcher_runs import metrics_rows, shared_cache_dir
 from tests.train.conftest import small_config

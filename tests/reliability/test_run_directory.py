@@ -1,4 +1,4 @@
-"""The run directory, checked before anything is built (`rlvr_jax.train.run_dir`, the first thing `train`
+"""The run directory, checked before anything is built (`rlvr_jax.train._run_dir`, the first thing `train`
 does; the path itself in `validate`): it can be made, it is writable, what the run writes there has the
 right kind, metrics.jsonl is intact, and one run holds it at a time (an flock the kernel releases when the
 holder dies, kill -9 included)."""
@@ -18,10 +18,10 @@ import pytest
 
 from rlvr_jax import models
 from rlvr_jax.config import ConfigError, validate
-from rlvr_jax.models.pretrained import expected_hf_shapes
-from rlvr_jax.train.disk_full import DiskFullError
-from rlvr_jax.train.metrics_log import MetricsFileError
-from rlvr_jax.train.run_dir import LOCK_FILE, RunDirBusy, RunDirectory, RunDirError, checkpoint_estimate
+from rlvr_jax.models._pretrained import expected_hf_shapes
+from rlvr_jax.train._disk_full import DiskFullError
+from rlvr_jax.train._metrics_log import MetricsFileError
+from rlvr_jax.train._run_dir import LOCK_FILE, RunDirBusy, RunDirectory, RunDirError, checkpoint_estimate
 from tests.reliability.conftest import config_with
 from tests.reliability.launcher_runs import ROOT, LauncherRun, run_env, shared_cache_dir, small_run_args
 
@@ -144,7 +144,7 @@ def test_a_second_run_is_refused_naming_the_holder(tmp_path):
 
 def test_kill_9_releases_the_lock(tmp_path):
   holder = subprocess.Popen(
-      [sys.executable, "-c", "import sys, time\nfrom rlvr_jax.train.run_dir import RunDirectory\n"
+      [sys.executable, "-c", "import sys, time\nfrom rlvr_jax.train._run_dir import RunDirectory\n"
                              "with RunDirectory(sys.argv[1]):\n  print('locked', flush=True)\n  time.sleep(600)\n",
        str(tmp_path)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu"})
   try:
@@ -174,7 +174,7 @@ def test_no_room_for_one_checkpoint_fails_at_the_start(tmp_path, monkeypatch):
   """The tiny policy's checkpoint (float32 parameters and two Adam moments) on a disk with 5 MiB free."""
   needed = checkpoint_estimate(models.preset("tiny"))
   assert needed == 12 * sum(math.prod(s) for s in expected_hf_shapes(models.preset("tiny")).values())
-  monkeypatch.setattr("rlvr_jax.train.disk_full.free_bytes", lambda path: 5 << 20)
+  monkeypatch.setattr("rlvr_jax.train._disk_full.free_bytes", lambda path: 5 << 20)
   with pytest.raises(DiskFullError, match=rf"disk full: a checkpoint \(.*/checkpoints\) does not fit \(it needs about "
                                           rf"{needed / 2 ** 20:.1f} MiB, 5\.0 MiB are free\)"):
     with RunDirectory(str(tmp_path), checkpoint_bytes=needed):

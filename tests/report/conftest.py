@@ -38,7 +38,7 @@ def tiny_run_config(method: str, run_dir):
 @pytest.fixture(scope="session")
 def trained_run(embedded_cache, tmp_path_factory):
   """(run directory, TrainResult) of a 2-step STEER run."""
-  from rlvr_jax.train.loop import train
+  from rlvr_jax.train._loop import train
 
   run_dir = tmp_path_factory.mktemp("runs") / "steer_tiny"
   result = train(validate(tiny_run_config("steer", run_dir), num_devices=1), devices=jax.devices()[:1])

@@ -80,7 +80,7 @@ def test_run_data_reading(tmp_path):
   assert run.name == "r" and run.last_step() == 6
   steps, values = run.series("eval/accuracy")
   assert steps.tolist() == [2, 4, 6] and np.allclose(values, [0.2, 0.4, 0.6])
-  from rlvr_jax.report.build import benchmark_keys
+  from rlvr_jax.report._build import benchmark_keys
 
   assert benchmark_keys([run]) == ("eval/math500/avg@4",)  # the held-out split is already eval/accuracy
   assert run.final("actor/loss") is None  # logged, but never finite

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr_jax.rewards.extraction import extract_answer, fallback_answer, last_boxed
+from rlvr_jax.rewards._extraction import extract_answer, fallback_answer, last_boxed
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-from rlvr_jax.rewards import REWARDS, EntropyMathReward, RewardConfig, build_reward, entropy_math_grader
-from rlvr_jax.rewards.entropy_math_grader import grade, is_latex_equal, repeatness
-from rlvr_jax.rewards.reference_extraction import entropy_math_answer
+from rlvr_jax.rewards import REWARDS, EntropyMathReward, RewardConfig, build_reward, _entropy_math_grader as entropy_math_grader
+from rlvr_jax.rewards._entropy_math_grader import grade, is_latex_equal, repeatness
+from rlvr_jax.rewards._reference_extraction import entropy_math_answer
 from tests.rewards.test_mathd_normalize import _ref_normalize_answer
 from tests.rewards.test_sympy_grader import _ref_grade_answer_sympy, _ref_normalize
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rlvr_jax.rewards.mathd_normalize import normalize_answer, normalize_answer_with_units
+from rlvr_jax.rewards._mathd_normalize import normalize_answer, normalize_answer_with_units
 
 # --- literal transcription: verl/utils/reward_score/prime_math/math_normalize.py (volcengine/verl @35101b5),
 # with entropy_math's additions (recipe/entropy/reward_score/entropy_math/__init__.py @b95e257b) behind

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rlvr_jax.rewards import REWARDS, NaiveDapoReward, RewardConfig, build_reward
-from rlvr_jax.rewards.naive_dapo_grader import grade
-from rlvr_jax.rewards.reference_extraction import naive_dapo_answer
+from rlvr_jax.rewards._naive_dapo_grader import grade
+from rlvr_jax.rewards._reference_extraction import naive_dapo_answer
 from tests.rewards.test_mathd_normalize import _ref_normalize_answer
 from tests.rewards.test_prime_grader import _ref_math_equal
 from tests.rewards.test_sympy_grader import _ref_grade_answer_sympy

@@ -14,8 +14,8 @@ from sympy import N, simplify
 from sympy.parsing.latex import parse_latex
 from sympy.parsing.sympy_parser import parse_expr
 
-from rlvr_jax.rewards import safe_sympy
-from rlvr_jax.rewards.prime_grader import format_intervals, handle_pi, is_digit, math_equal, symbolic_equal
+from rlvr_jax.rewards import _safe_sympy as safe_sympy
+from rlvr_jax.rewards._prime_grader import format_intervals, handle_pi, is_digit, math_equal, symbolic_equal
 
 # --- literal transcription of the reference (trusted inputs only: it evals) ------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlvr_jax.rewards import REWARDS, RewardConfig, SirenMathVerifyReward, build_reward, siren_reward
+from rlvr_jax.rewards import REWARDS, RewardConfig, SirenMathVerifyReward, build_reward, _siren_reward as siren_reward
 
 # A pair on which math-verify is not symmetric: a relation as gold is turned into a set to meet an
 # interval, an interval as gold is not (math_verify.grader.sympy_expr_eq).

@@ -12,8 +12,8 @@ import pytest
 import sympy
 from sympy.parsing import sympy_parser
 
-from rlvr_jax.rewards import sympy_grader
-from rlvr_jax.rewards.sympy_grader import (ENTROPY_MATH, NAIVE_DAPO, are_equal_under_sympy, grade_sympy,
+from rlvr_jax.rewards import _sympy_grader as sympy_grader
+from rlvr_jax.rewards._sympy_grader import (ENTROPY_MATH, NAIVE_DAPO, are_equal_under_sympy, grade_sympy,
                                            latex_to_text, normalize, split_tuple)
 
 # --- literal transcription (entropy_math @b95e257b; naive_dapo @097092a differs where `naive` is tested) ---

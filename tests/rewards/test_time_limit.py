@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from rlvr_jax.rewards.time_limit import time_limit
+from rlvr_jax.rewards._time_limit import time_limit
 
 
 def test_over_budget_raises_quickly_and_cleans_up():

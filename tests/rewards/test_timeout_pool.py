@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from rlvr_jax.rewards.pool import CRASH, ERROR, OK, TIMEOUT, TimeoutPool
+from rlvr_jax.rewards._pool import CRASH, ERROR, OK, TIMEOUT, TimeoutPool
 
 
 def behave(task):

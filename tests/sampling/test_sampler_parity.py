@@ -10,10 +10,10 @@ import torch
 from rlvr_jax import models
 from rlvr_jax.models import hf_reference
 from rlvr_jax.sampling import FinishReason, generate
-from rlvr_jax.sampling.loop import SamplerSpec, sample_step
-from rlvr_jax.sampling.prefill import prefill
-from rlvr_jax.sampling.state import row_keys
-from rlvr_jax.sampling.strategies import SamplingKnobs, make_strategy
+from rlvr_jax.sampling._loop import SamplerSpec, sample_step
+from rlvr_jax.sampling._prefill import prefill
+from rlvr_jax.sampling._state import row_keys
+from rlvr_jax.sampling._strategies import SamplingKnobs, make_strategy
 
 PROMPT_LEN = 8
 LENGTHS = [8, 3, 5]  # left-padded prompts of different lengths

@@ -11,7 +11,7 @@ import pytest
 from rlvr_jax import models
 from rlvr_jax.embedded import builtin_tokenizer
 from rlvr_jax.sampling import bucket_length, generate_text, pad_to_bucket
-from rlvr_jax.sampling.text import default_stop_token_ids
+from rlvr_jax.sampling._text import default_stop_token_ids
 
 
 @pytest.mark.parametrize("length,kwargs,expected", [

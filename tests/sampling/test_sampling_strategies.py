@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.sampling import Greedy, Sample, SamplingKnobs, make_strategy, token_log_probs
-from rlvr_jax.sampling.strategies import min_p_filter, nucleus_filter
+from rlvr_jax.sampling._strategies import min_p_filter, nucleus_filter
 
 # Distinct probabilities so every truncation boundary is unambiguous.
 PROBS = np.array([0.30, 0.22, 0.16, 0.12, 0.09, 0.06, 0.03, 0.02])

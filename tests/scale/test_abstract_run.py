@@ -13,14 +13,14 @@ import pytest
 from rlvr_jax import models, sharding
 from rlvr_jax.config import method_config, validate
 from rlvr_jax.errors import ConfigError
-from rlvr_jax.objectives.rollout_batch import RolloutBatch
-from rlvr_jax.sampling import make_generate_fn, sampler
+from rlvr_jax.objectives._rollout_batch import RolloutBatch
+from rlvr_jax.sampling import make_generate_fn, _sampler as sampler
 from rlvr_jax.scale import abstract_run_spec, run_targets
-from rlvr_jax.scale import targets as scale_targets
-from rlvr_jax.train.loop import _placer, _replicate_unsharded
-from rlvr_jax.train.optimizer import make_optimizer
-from rlvr_jax.train.programs import abstract_train_state, build_programs
-from rlvr_jax.train.state import create_train_state
+from rlvr_jax.scale import _targets as scale_targets
+from rlvr_jax.train._loop import _placer, _replicate_unsharded
+from rlvr_jax.train._optimizer import make_optimizer
+from rlvr_jax.train._programs import abstract_train_state, build_programs
+from rlvr_jax.train._state import create_train_state
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -48,7 +48,7 @@ def _tiny_spec(scan_layers: bool, **changes):
 
 
 def _trainer_state(spec, mesh, tx, model_dir):
-  """What `rlvr_jax.train.loop.train` builds (Model and Programs stages), from an HF directory."""
+  """What `rlvr_jax.train._loop.train` builds (Model and Programs stages), from an HF directory."""
   model = models.load_pretrained(model_dir, dtype=spec.model.dtype, param_dtype=jnp.float32, mesh=mesh,
                                  scan_layers=spec.model.scan_layers, attention=spec.model.attention,
                                  platform=mesh.devices.flat[0].platform)

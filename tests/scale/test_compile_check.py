@@ -17,7 +17,7 @@ import pytest
 
 from rlvr_jax.config import method_config
 from rlvr_jax.scale import GIB, run_check
-from rlvr_jax.scale.compile import parse_out_of_memory
+from rlvr_jax.scale._compile import parse_out_of_memory
 from rlvr_jax.scale.table import HEADER, row as table_row
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,4 +1,4 @@
-"""Analytic FLOPs and bytes (rlvr_jax/scale/costs.py): hand-computed cases, and XLA's own FLOP count on
+"""Analytic FLOPs and bytes (rlvr_jax/scale/_costs.py): hand-computed cases, and XLA's own FLOP count on
 loop-free programs (an unscanned model, no micro-batches), where that count is right."""
 
 import jax
@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 from rlvr_jax import models
-from rlvr_jax.scale import costs
+from rlvr_jax.scale import _costs as costs
 
 # Wide enough for the matmuls to dominate XLA's count (it also counts every elementwise op).
 WIDE = models.preset("tiny", hidden_size=512, intermediate_size=1536, num_heads=8, num_kv_heads=2, head_dim=64,

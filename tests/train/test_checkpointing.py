@@ -6,10 +6,10 @@ import numpy as np
 
 from rlvr_jax import models, sharding
 from rlvr_jax.objectives import build_objective
-from rlvr_jax.objectives.presets import method_preset
-from rlvr_jax.train.checkpointing import CheckpointConfig, RunCheckpoints
-from rlvr_jax.train.optimizer import OptimConfig, make_optimizer
-from rlvr_jax.train.state import create_train_state
+from rlvr_jax.objectives._presets import method_preset
+from rlvr_jax.train._checkpointing import CheckpointConfig, RunCheckpoints
+from rlvr_jax.train._optimizer import OptimConfig, make_optimizer
+from rlvr_jax.train._state import create_train_state
 
 
 def _state(seed, mesh=None):

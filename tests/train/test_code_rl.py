@@ -12,13 +12,13 @@ import pytest
 
 from rlvr_jax import models
 from rlvr_jax.config import validate
-from rlvr_jax.embedded.code_task import generate_code_task
-from rlvr_jax.embedded.tokenizer import IM_END
+from rlvr_jax.embedded._code_task import generate_code_task
+from rlvr_jax.embedded._tokenizer import IM_END
 from rlvr_jax.rewards import RewardConfig
 from rlvr_jax.rewards.code import CodeExecReward, parse_spec
 from rlvr_jax.embedded import ensure_policy
-from rlvr_jax.embedded import tasks as embedded
-from rlvr_jax.train.loop import train
+from rlvr_jax.embedded import _tasks as embedded
+from rlvr_jax.train._loop import train
 
 _CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "steer_code.py")
 

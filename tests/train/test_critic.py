@@ -9,11 +9,11 @@ import pytest
 from flax import nnx
 
 from rlvr_jax import models
-from rlvr_jax.train.critic_update import CriticUpdateConfig, create_critic_state, make_critic_update_step
-from rlvr_jax.train.optimizer import OptimConfig, make_optimizer
-from rlvr_jax.train.state import TrainState
-from rlvr_jax.train.train_batch import TrainBatch
-from rlvr_jax.train.value_model import ValueModel, completion_values, make_value_fn
+from rlvr_jax.train._critic_update import CriticUpdateConfig, create_critic_state, make_critic_update_step
+from rlvr_jax.train._optimizer import OptimConfig, make_optimizer
+from rlvr_jax.train._state import TrainState
+from rlvr_jax.train._train_batch import TrainBatch
+from rlvr_jax.train._value_model import ValueModel, completion_values, make_value_fn
 
 ARCH = models.preset("tiny", vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2,
                      num_kv_heads=1, head_dim=16, tie_word_embeddings=False)

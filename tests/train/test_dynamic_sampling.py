@@ -15,8 +15,8 @@ import pytest
 from rlvr_jax.data import PromptBatch
 from rlvr_jax.rewards import RewardResult
 from rlvr_jax.sampling import SamplerOutput, SamplingSettings
-from rlvr_jax.train.rollout import RolloutConfig, collect_rollout
-from rlvr_jax.train.shaping import GenerationCapReached
+from rlvr_jax.train._rollout import RolloutConfig, collect_rollout
+from rlvr_jax.train._shaping import GenerationCapReached
 
 N, PROMPT, NEW = 2, 3, 4
 

@@ -10,9 +10,9 @@ import pytest
 
 from rlvr_jax.config import validate
 from rlvr_jax.objectives import ADVANTAGE_ESTIMATORS, POLICY_LOSSES
-from rlvr_jax.objectives.presets import METHOD_PRESETS, method_advantage
-from rlvr_jax.train.advantage_inputs import estimator_needs
-from rlvr_jax.train.loop import train
+from rlvr_jax.objectives._presets import METHOD_PRESETS, method_advantage
+from rlvr_jax.train._advantage_inputs import estimator_needs
+from rlvr_jax.train._loop import train
 from tests.train.conftest import small_config
 
 METHODS = sorted(METHOD_PRESETS)  # every registered method, not a hand-kept list

@@ -12,7 +12,7 @@ import jax
 import pytest
 
 from rlvr_jax.config import validate
-from rlvr_jax.config.saved_config import get_config as saved_config
+from rlvr_jax.config._saved_config import get_config as saved_config
 from rlvr_jax.train import train
 
 _PATH = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "entropy_study.py")

@@ -2,7 +2,7 @@
 
 import json
 
-from rlvr_jax.train.loop import _heldout_change
+from rlvr_jax.train._loop import _heldout_change
 
 
 def test_first_and_last_evaluation_hand_computed(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from rlvr_jax.train.optimizer import OptimConfig, learning_rate, make_optimizer
+from rlvr_jax.train._optimizer import OptimConfig, learning_rate, make_optimizer
 
 LR = 1e-3
 

@@ -13,7 +13,7 @@ import pytest
 
 from rlvr_jax import models
 from rlvr_jax.config import validate
-from rlvr_jax.train.loop import train
+from rlvr_jax.train._loop import train
 from tests.train.conftest import small_config
 
 COEF, HORIZON = 0.05, 16  # horizon = the batch's 16 responses: each update moves beta by clip(error, +-0.2)

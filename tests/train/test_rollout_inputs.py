@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from rlvr_jax.config import method_config, validate
-from rlvr_jax.data.pipeline import PromptBatch
+from rlvr_jax.data._pipeline import PromptBatch
 from rlvr_jax.objectives.advantages import ADVANTAGE_ESTIMATORS, compute_advantages
-from rlvr_jax.objectives.kl_reward import KLInRewardConfig
-from rlvr_jax.rewards.base import RewardResult
+from rlvr_jax.objectives._kl_reward import KLInRewardConfig
+from rlvr_jax.rewards._base import RewardResult
 from rlvr_jax.sampling import SamplingSettings
-from rlvr_jax.sampling.state import FinishReason, SamplerOutput
-from rlvr_jax.train.advantage_inputs import estimator_needs
-from rlvr_jax.train.rollout import RolloutConfig, collect_rollout
+from rlvr_jax.sampling._state import FinishReason, SamplerOutput
+from rlvr_jax.train._advantage_inputs import estimator_needs
+from rlvr_jax.train._rollout import RolloutConfig, collect_rollout
 
 P, N_SAMPLES, T = 2, 3, 4  # prompts, responses per prompt, response tokens
 R = P * N_SAMPLES

@@ -8,8 +8,8 @@ import jax
 import pytest
 
 from rlvr_jax.config import validate
-from rlvr_jax.train import loop
-from rlvr_jax.train.shaping import GenerationCapReached
+from rlvr_jax.train import _loop as loop
+from rlvr_jax.train._shaping import GenerationCapReached
 from tests.train.conftest import small_config
 
 

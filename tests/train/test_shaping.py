@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rlvr_jax.train import shaping
+from rlvr_jax.train import _shaping as shaping
 
 
 def test_overlong_penalty_is_linear_in_tokens_inside_the_buffer():

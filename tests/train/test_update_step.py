@@ -9,12 +9,12 @@ from flax import nnx
 
 from rlvr_jax import models
 from rlvr_jax.objectives import build_objective
-from rlvr_jax.objectives.presets import method_preset
-from rlvr_jax.train.optimizer import OptimConfig, make_optimizer
-from rlvr_jax.train.scoring import make_scoring_fn
-from rlvr_jax.objectives.rollout_batch import RolloutBatch
-from rlvr_jax.train.state import create_train_state
-from rlvr_jax.train.update import UpdateConfig, make_update_step
+from rlvr_jax.objectives._presets import method_preset
+from rlvr_jax.train._optimizer import OptimConfig, make_optimizer
+from rlvr_jax.train._scoring import make_scoring_fn
+from rlvr_jax.objectives._rollout_batch import RolloutBatch
+from rlvr_jax.train._state import create_train_state
+from rlvr_jax.train._update import UpdateConfig, make_update_step
 
 ROWS, PROMPT, RESPONSE = 8, 6, 5
 

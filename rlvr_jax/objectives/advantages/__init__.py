@@ -11,11 +11,11 @@ rewards, response_mask, group_ids, *, <data inputs>, **hparams)` runs one. Modul
   gae              gae (needs critic values)
 """
 
-from rlvr_jax.objectives.advantages import correctness, gae, group_baselines, token_baselines
-from rlvr_jax.objectives.advantages.gae import gae_advantages_returns
-from rlvr_jax.objectives.advantages.groups import (discounted_returns, group_ids_from_size, masked_whiten,
+from rlvr_jax.objectives.advantages import _correctness as correctness, _gae as gae, _group_baselines as group_baselines, _token_baselines as token_baselines
+from rlvr_jax.objectives.advantages._gae import gae_advantages_returns
+from rlvr_jax.objectives.advantages._groups import (discounted_returns, group_ids_from_size, masked_whiten,
                                                    outcome_token_rewards, reward_to_go)
-from rlvr_jax.objectives.advantages.registry import (ADVANTAGE_ESTIMATORS, DATA_INPUTS, AdvantageOutput,
+from rlvr_jax.objectives.advantages._registry import (ADVANTAGE_ESTIMATORS, DATA_INPUTS, AdvantageOutput,
                                                      EstimatorSpec, compute_advantages, register_estimator)
 
 __all__ = [

@@ -10,7 +10,7 @@ the registry by tests/objectives/test_methods_doc.py.
 import importlib
 import pkgutil
 
-from rlvr_jax.objectives.transforms.registry import (
+from rlvr_jax.objectives.transforms._registry import (
     ADVANTAGES,
     PPO_PARAMS,
     TOKEN_LOSS,

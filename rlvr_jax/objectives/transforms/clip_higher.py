@@ -20,12 +20,12 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from rlvr_jax.objectives.batch import ObjectiveState, TokenBatch
-from rlvr_jax.objectives.policy_loss import validate_ppo_clip
-from rlvr_jax.objectives.methods import DAPO_DUAL_CLIP, register_method
-from rlvr_jax.objectives.transforms import group_stats
-from rlvr_jax.objectives.transforms.registry import PPO_PARAMS, Transform, register_transform
-from rlvr_jax.objectives.validation import check_bool, check_number
+from rlvr_jax.objectives._batch import ObjectiveState, TokenBatch
+from rlvr_jax.objectives._policy_loss import validate_ppo_clip
+from rlvr_jax.objectives._methods import DAPO_DUAL_CLIP, register_method
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
+from rlvr_jax.objectives.transforms._registry import PPO_PARAMS, Transform, register_transform
+from rlvr_jax.objectives._validation import check_bool, check_number
 
 
 @register_transform("clip_higher")

@@ -19,13 +19,13 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
-from rlvr_jax.objectives.methods import DAPO_DUAL_CLIP, register_method
-from rlvr_jax.objectives.policy_loss import ppo_token_loss
-from rlvr_jax.objectives.transforms import group_stats
-from rlvr_jax.objectives.transforms.registry import (ADVANTAGES, PPO_PARAMS, TOKEN_LOSS, Transform,
+from rlvr_jax.objectives._batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives._methods import DAPO_DUAL_CLIP, register_method
+from rlvr_jax.objectives._policy_loss import ppo_token_loss
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
+from rlvr_jax.objectives.transforms._registry import (ADVANTAGES, PPO_PARAMS, TOKEN_LOSS, Transform,
                                                      register_transform)
-from rlvr_jax.objectives.validation import check_choice, check_number
+from rlvr_jax.objectives._validation import check_choice, check_number
 
 
 def token_covariance(advantages: jax.Array, logp: jax.Array, valid: jax.Array, row_groups: jax.Array,

@@ -15,11 +15,11 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from rlvr_jax.objectives.batch import ObjectiveState, TokenBatch
-from rlvr_jax.objectives.methods import DR_GRPO_AGGREGATION, register_method
-from rlvr_jax.objectives.transforms import group_stats
-from rlvr_jax.objectives.transforms.registry import ADVANTAGES, Transform, register_transform
-from rlvr_jax.objectives.validation import check_choice, check_number
+from rlvr_jax.objectives._batch import ObjectiveState, TokenBatch
+from rlvr_jax.objectives._methods import DR_GRPO_AGGREGATION, register_method
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
+from rlvr_jax.objectives.transforms._registry import ADVANTAGES, Transform, register_transform
+from rlvr_jax.objectives._validation import check_choice, check_number
 
 ENTROPY_ADVANTAGE_SOURCES = ("current", "old")
 

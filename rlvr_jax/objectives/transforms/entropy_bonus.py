@@ -15,12 +15,12 @@ from typing import Mapping
 import jax
 import jax.numpy as jnp
 
-from rlvr_jax.objectives.batch import ObjectiveState, TokenBatch
-from rlvr_jax.objectives.methods import register_method
-from rlvr_jax.objectives.transforms import group_stats
-from rlvr_jax.objectives.transforms.registry import (TrainingProgress, Transform, read_metric,
+from rlvr_jax.objectives._batch import ObjectiveState, TokenBatch
+from rlvr_jax.objectives._methods import register_method
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
+from rlvr_jax.objectives.transforms._registry import (TrainingProgress, Transform, read_metric,
                                                      register_transform)
-from rlvr_jax.objectives.validation import check_bool, check_number, check_str
+from rlvr_jax.objectives._validation import check_bool, check_number, check_str
 
 
 def aggregated_entropy(batch: TokenBatch, state: ObjectiveState) -> jax.Array:

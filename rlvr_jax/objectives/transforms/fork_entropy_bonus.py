@@ -15,12 +15,12 @@ import dataclasses
 
 import jax
 
-from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
-from rlvr_jax.objectives.methods import register_method
-from rlvr_jax.objectives.transforms import group_stats
+from rlvr_jax.objectives._batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives._methods import register_method
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
 from rlvr_jax.objectives.transforms.forking_tokens import forking_token_mask
-from rlvr_jax.objectives.transforms.registry import Transform, register_transform
-from rlvr_jax.objectives.validation import check_choice, check_number
+from rlvr_jax.objectives.transforms._registry import Transform, register_transform
+from rlvr_jax.objectives._validation import check_choice, check_number
 
 
 @register_transform("fork_entropy_bonus")

@@ -18,12 +18,12 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
-from rlvr_jax.objectives.methods import DAPO_DUAL_CLIP, register_method
-from rlvr_jax.objectives.transforms import group_stats
-from rlvr_jax.objectives.transforms.registry import Transform, register_transform
+from rlvr_jax.objectives._batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives._methods import DAPO_DUAL_CLIP, register_method
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
+from rlvr_jax.objectives.transforms._registry import Transform, register_transform
 from rlvr_jax.objectives.transforms.siren import peak_entropy_mask
-from rlvr_jax.objectives.validation import check_choice, check_number
+from rlvr_jax.objectives._validation import check_choice, check_number
 
 FORK_SELECTIONS = ("top_k", "row_quantile")
 FORK_ENTROPY_SOURCES = ("current", "old")

@@ -25,12 +25,12 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
-from rlvr_jax.objectives.methods import DR_GRPO_AGGREGATION, register_method
-from rlvr_jax.objectives.transforms import group_stats
-from rlvr_jax.objectives.transforms.registry import (TrainingProgress, Transform, read_metric,
+from rlvr_jax.objectives._batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives._methods import DR_GRPO_AGGREGATION, register_method
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
+from rlvr_jax.objectives.transforms._registry import (TrainingProgress, Transform, read_metric,
                                                      register_transform)
-from rlvr_jax.objectives.validation import (check_choice, check_int, check_number,
+from rlvr_jax.objectives._validation import (check_choice, check_int, check_number,
                                             check_optional_number)
 
 

@@ -20,12 +20,12 @@ import dataclasses
 
 import jax
 
-from rlvr_jax.objectives.batch import ObjectiveState, TokenBatch
-from rlvr_jax.objectives.methods import DR_GRPO_AGGREGATION, register_method
-from rlvr_jax.objectives.transforms import group_stats
-from rlvr_jax.objectives.transforms.registry import Transform, register_transform
+from rlvr_jax.objectives._batch import ObjectiveState, TokenBatch
+from rlvr_jax.objectives._methods import DR_GRPO_AGGREGATION, register_method
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
+from rlvr_jax.objectives.transforms._registry import Transform, register_transform
 from rlvr_jax.objectives.transforms.siren import peak_entropy_mask
-from rlvr_jax.objectives.validation import check_number
+from rlvr_jax.objectives._validation import check_number
 
 
 @register_transform("siren_kl")

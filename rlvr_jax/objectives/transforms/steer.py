@@ -1,6 +1,6 @@
 """STEER: attenuate the tokens whose update would change entropy the most (Hao et al., arXiv 2510.10150).
 
-Each token's first-order entropy change Omega (entropy_change.py) is mapped to a constant weight in
+Each token's first-order entropy change Omega (_entropy_change.py) is mapped to a constant weight in
 [w_min, w_max]: the token with the largest |Omega| in its normalization group gets w_min, tokens that
 barely move entropy keep ~1. Gradient directions are untouched; only the step each token contributes to
 the entropy drift is damped, which is why STEER keeps entropy stable without a regularizer term.
@@ -20,13 +20,13 @@ import math
 import jax
 import jax.numpy as jnp
 
-from rlvr_jax.objectives import entropy_change
-from rlvr_jax.objectives.batch import NORM_SCOPES, ObjectiveState, TokenBatch
-from rlvr_jax.objectives.methods import DAPO_DUAL_CLIP, register_method
-from rlvr_jax.objectives.policy_loss import ppo_token_loss
-from rlvr_jax.objectives.transforms import group_stats
-from rlvr_jax.objectives.transforms.registry import ADVANTAGES, PPO_PARAMS, Transform, register_transform
-from rlvr_jax.objectives.validation import check_choice, check_number
+from rlvr_jax.objectives import _entropy_change as entropy_change
+from rlvr_jax.objectives._batch import NORM_SCOPES, ObjectiveState, TokenBatch
+from rlvr_jax.objectives._methods import DAPO_DUAL_CLIP, register_method
+from rlvr_jax.objectives._policy_loss import ppo_token_loss
+from rlvr_jax.objectives.transforms import _group_stats as group_stats
+from rlvr_jax.objectives.transforms._registry import ADVANTAGES, PPO_PARAMS, Transform, register_transform
+from rlvr_jax.objectives._validation import check_choice, check_number
 
 STEER_MAPPINGS = ("exponential", "linear")
 STEER_MODES = ("symmetric", "asymmetric")

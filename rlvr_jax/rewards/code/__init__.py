@@ -6,14 +6,14 @@ per test. `code_exec` / `code_exec_fraction` in `REWARDS`.
 What the sandbox does and does not guarantee: docs/security.md.
 """
 
-from rlvr_jax.rewards.code.code_reward import (MODES, CodeExecFractionReward, CodeExecReward,
+from rlvr_jax.rewards.code._code_reward import (MODES, CodeExecFractionReward, CodeExecReward,
                                                fraction_scores, outcome_metrics)
-from rlvr_jax.rewards.code.executor_pool import ExecutorPool, SampleTask
-from rlvr_jax.rewards.code.extraction import CodeExtraction, extract_code, fenced_blocks
-from rlvr_jax.rewards.code.grading import OUTCOMES, SampleResult, grade_sample
-from rlvr_jax.rewards.code.isolation import probe_isolation
-from rlvr_jax.rewards.code.sandbox import Isolation, RunResult, Sandbox, SandboxConfig, SandboxError
-from rlvr_jax.rewards.code.specs import (AssertSpec, CallSpec, StdioCase, StdioSpec, TestSpec, parse_spec,
+from rlvr_jax.rewards.code._executor_pool import ExecutorPool, SampleTask
+from rlvr_jax.rewards.code._extraction import CodeExtraction, extract_code, fenced_blocks
+from rlvr_jax.rewards.code._grading import OUTCOMES, SampleResult, grade_sample
+from rlvr_jax.rewards.code._isolation import probe_isolation
+from rlvr_jax.rewards.code._sandbox import Isolation, RunResult, Sandbox, SandboxConfig, SandboxError
+from rlvr_jax.rewards.code._specs import (AssertSpec, CallSpec, StdioCase, StdioSpec, TestSpec, parse_spec,
                                          run_job, stdout_matches)
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from rlvr_jax.rewards.code import Sandbox, SandboxConfig, probe_isolation
-from rlvr_jax.rewards.code.uids import release_uids, reserve_uids
+from rlvr_jax.rewards.code._uids import release_uids, reserve_uids
 
 
 @pytest.fixture(scope="session")

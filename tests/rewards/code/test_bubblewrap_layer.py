@@ -11,8 +11,8 @@ import shutil
 import pytest
 
 from rlvr_jax.rewards.code import Sandbox, SandboxConfig, probe_isolation
-from rlvr_jax.rewards.code.sandbox import SAFE_PATH
-from rlvr_jax.rewards.code.uids import release_uids, reserve_uids
+from rlvr_jax.rewards.code._sandbox import SAFE_PATH
+from rlvr_jax.rewards.code._uids import release_uids, reserve_uids
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 WRAPPER = """#!/bin/sh

@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from rlvr_jax.rewards.code.cleanup import remove_tree
+from rlvr_jax.rewards.code._cleanup import remove_tree
 
 
 @pytest.fixture

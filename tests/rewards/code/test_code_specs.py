@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rlvr_jax.rewards.code import AssertSpec, CallSpec, StdioSpec, parse_spec, stdout_matches
-from rlvr_jax.rewards.code.specs import run_job
+from rlvr_jax.rewards.code._specs import run_job
 
 
 def test_assert_spec_splits_tests_from_setup_statements():

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from rlvr_jax.embedded.code_task import CodeTask, generate_code_task, reference_solution
+from rlvr_jax.embedded._code_task import CodeTask, generate_code_task, reference_solution
 from rlvr_jax.rewards.code import (ExecutorPool, SampleTask, SandboxConfig, SandboxError, parse_spec,
                                    probe_isolation)
 
@@ -88,7 +88,7 @@ def test_required_isolation_raises_and_auto_warns(caplog):
                                   drop_privileges="off", syscall_filter="off"))
   with pytest.raises(SandboxError, match="memory_cgroup='require' but sandbox.cgroup_parent='/nonexistent'"):
     probe_isolation(SandboxConfig(memory_cgroup="require", cgroup_parent="/nonexistent"))
-  with caplog.at_level(logging.WARNING, logger="rlvr_jax.rewards.code.isolation"):
+  with caplog.at_level(logging.WARNING, logger="rlvr_jax.rewards.code._isolation"):
     with pytest.raises(SandboxError, match="does not work on this host"):
       probe_isolation(SandboxConfig(python="/nonexistent/python3", syscall_filter="off", grace_s=9.0))
   assert "without isolate network" in caplog.text and "without drop privileges" in caplog.text

@@ -8,9 +8,9 @@ import random
 
 from rlvr_jax.rewards import RewardConfig
 from rlvr_jax.rewards.code import CodeExecReward, parse_spec, run_job
-from rlvr_jax.rewards.code.channels import parse_judge, parse_note, parse_status
-from rlvr_jax.rewards.code.grading import OUTCOMES, grade_judged, grade_stdio_case
-from rlvr_jax.rewards.code.sandbox import run_result
+from rlvr_jax.rewards.code._channels import parse_judge, parse_note, parse_status
+from rlvr_jax.rewards.code._grading import OUTCOMES, grade_judged, grade_stdio_case
+from rlvr_jax.rewards.code._sandbox import run_result
 
 ASSERT = parse_spec({"format": "assert", "tests": "assert f(1) == 2\nassert f(2) == 3"})
 CALL = parse_spec({"format": "call", "fn_name": "f", "cases": [{"input": [1], "output": 2}]})

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from rlvr_jax.rewards import RewardConfig
-from rlvr_jax.rewards.code import CodeExecReward, SandboxConfig, cgroups, probe_isolation
+from rlvr_jax.rewards.code import CodeExecReward, SandboxConfig, _cgroups as cgroups, probe_isolation
 
 MB = 1 << 20
 CAP = SandboxConfig(memory_bytes=320 * MB)

@@ -13,7 +13,7 @@ import tempfile
 import pytest
 
 from rlvr_jax.rewards.code import SandboxConfig
-from rlvr_jax.rewards.code.syscall_filter import (ARCHES, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO,
+from rlvr_jax.rewards.code._syscall_filter import (ARCHES, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO,
                                                   SECCOMP_RET_KILL_PROCESS, FilterPolicy, assemble, instructions)
 
 X86, ARM = ARCHES["x86_64"], ARCHES["aarch64"]

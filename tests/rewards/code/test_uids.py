@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from rlvr_jax.rewards.code.uids import release_uids, reserve_uids
+from rlvr_jax.rewards.code._uids import release_uids, reserve_uids
 
 BASE = 1_950_000_000  # away from the default uid_base, so pools of other tests do not interfere
-OTHER_PROCESS = ("import sys; from rlvr_jax.rewards.code.uids import reserve_uids; "
+OTHER_PROCESS = ("import sys; from rlvr_jax.rewards.code._uids import reserve_uids; "
                  f"print(*reserve_uids({BASE}, 2))")
 
 

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from rlvr_jax.rewards.code import wire
+from rlvr_jax.rewards.code import _wire as wire
 
 CAP = 1 << 20
 

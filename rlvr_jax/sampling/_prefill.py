@@ -1,0 +1,66 @@
+"""Prefill: run the prompts through the model once, fan the cache out to n samples, draw token 0.
+
+The group of n samples per prompt shares its prompt, so the prompt's keys/values are computed once for
+B rows and repeated to B * n rows, instead of running the prompt n times. Only the last prompt
+position goes through the LM head ([B, V], never [B, P, V]).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from rlvr_jax.models import KVCache, init_cache, positions_from_mask
+from rlvr_jax.models._qwen import cache_role
+from rlvr_jax.models._modules import Constrain, no_constraint
+from rlvr_jax.models._qwen import Qwen
+from rlvr_jax.sampling._loop import SamplerSpec, sample_step
+from rlvr_jax.sampling._state import DecodeState, FinishReason
+from rlvr_jax.sampling._strategies import SamplingKnobs
+
+
+def prefill(model: Qwen, prompt_ids: jax.Array, prompt_mask: jax.Array, row_keys: jax.Array,
+            knobs: SamplingKnobs, spec: SamplerSpec, *, cache_dtype, constrain: Constrain = no_constraint
+            ) -> DecodeState:
+  """prompt_ids / prompt_mask [B, P] left-padded, row_keys [B * n] -> the decode state after token 0.
+
+  The cache gets P + N - 1 slots: the prompt, then one slot per decode step (the last sampled token is
+  never fed back, so it needs no slot).
+  """
+  batch, prompt_len = prompt_ids.shape
+  n, new_tokens = spec.num_samples, spec.max_new_tokens
+  positions = positions_from_mask(prompt_mask)  # [B, P]
+  cache = init_cache(model.config, batch, prompt_len, cache_dtype, constrain, scan_layers=model.scan_layers)
+  hidden, cache = model(prompt_ids, prompt_mask, positions, cache=cache, constrain=constrain)  # [B, P, D]
+  # Left padding puts every row's last prompt token in the last column.
+  logits = model.logits(hidden[:, -1:], constrain)[:, 0]  # [B, V]
+
+  def fan_out(x: jax.Array) -> jax.Array:  # [B, ...] -> [B * n, ...], prompt-major
+    return jnp.repeat(x, n, axis=0)
+
+  def grow(x: jax.Array) -> jax.Array:  # [(L,) B, P, K, H] -> [(L,) B * n, P + N - 1, K, H]
+    lead = x.ndim - 4  # the stacked layer axis of scanned layers
+    x = jnp.repeat(x, n, axis=lead)
+    x = jnp.pad(x, ((0, 0),) * (lead + 1) + ((0, new_tokens - 1), (0, 0), (0, 0)))
+    return constrain(x, cache_role(cache.stacked))
+
+  grow_all = grow if cache.stacked else lambda arrays: tuple(grow(x) for x in arrays)  # noqa: E731
+  cache = KVCache(k=grow_all(cache.k), v=grow_all(cache.v),
+                  kv_mask=jnp.pad(fan_out(cache.kv_mask), ((0, 0), (0, new_tokens - 1))),
+                  end_index=cache.end_index)
+  rows = batch * n
+  buffer = lambda dtype, fill: constrain(jnp.full((rows, new_tokens), fill, dtype), "act_bt")  # noqa: E731
+  state = DecodeState(
+      step=jnp.zeros((), jnp.int32),
+      tokens=buffer(jnp.int32, spec.pad_id),
+      logprobs=buffer(jnp.float32, 0.0),
+      sampling_logprobs=buffer(jnp.float32, 0.0) if spec.sampling_logprobs else None,
+      lengths=jnp.zeros((rows,), jnp.int32),
+      done=jnp.zeros((rows,), jnp.bool_),
+      finish_reason=jnp.full((rows,), FinishReason.LENGTH, jnp.int32),
+      last_token=jnp.zeros((rows,), jnp.int32),
+      last_position=fan_out(positions[:, -1]),
+      row_keys=row_keys,
+      cache=cache,
+  )
+  return sample_step(state, fan_out(logits), knobs, spec)
