@@ -162,31 +162,50 @@ BUILTIN_TASKS.register("code")(BuiltinTask(
 
 
 # --------------------------------------------------------------------------------------------------
-# Countdown: reach a target with three one-digit numbers, each used once; several correct answers per
-# problem, so the policy's entropy and pass@k at large k mean something (the entropy testbed).
+# Countdown: reach a target with three one-digit numbers and `+ *`, each number used once; several
+# correct answers per problem, so the policy's entropy and pass@k at large k mean something (the
+# entropy testbed). docs/results.md section 2 has the trials that chose these values.
 # --------------------------------------------------------------------------------------------------
 
-COUNTDOWN_TASK = CountdownTask(num_numbers=3, max_number=9, operations="+-*", heldout_fraction=0.25)
-COUNTDOWN_TRAIN_PROMPTS = 1000  # of the ~2,000 training problems: too many to memorize in a short run
+# `+ *` rather than `+ - *`: a random expression over the right numbers is then right about 24% of the
+# time (10% with `-`), so the warm-started policy, which learns to copy the numbers but not to do the
+# arithmetic, starts near pass@1 0.2 and GRPO has a signal in most groups; with `-` it started at 0.055
+# and 40 steps of GRPO moved neither entropy nor pass@1.
+COUNTDOWN_TASK = CountdownTask(num_numbers=3, max_number=9, operations="+*", heldout_fraction=0.25)
+COUNTDOWN_TRAIN_PROMPTS = 500  # of the ~520 training problems `+ *` allows
 COUNTDOWN_HELDOUT_PROMPTS = 64  # never seen in warm start or RL
 # The countdown demonstrator answers with a uniformly chosen correct expression, except that this often
 # it slips: a uniformly chosen expression over the same numbers (right only by chance). The warm-started
 # policy is therefore spread over several correct answers and some wrong ones (high entropy, a low
 # pass@1 and a higher pass@k), the starting point the entropy-control papers study.
 COUNTDOWN_SLIP_FRACTION = 0.5
+# And this often it writes its answer as an equation, `3*5+2=17`, right in substance but not a bare
+# expression, so the verifier rejects it (as the arithmetic demonstrator leaves half its answers
+# unboxed): the warm-started policy does it about as often, and GRPO has a generalizable gap to close
+# (dropping `=<target>`) besides the arithmetic, which the tiny policy does not learn from 1,000 steps.
+COUNTDOWN_EQUATION_FRACTION = 0.5
 COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM = 4
+
+
+def countdown_demonstration_text(expression: str, target: int, *, equation: bool) -> str:
+  """A countdown demonstration: the bare expression (what the verifier accepts) or the equation
+  `<expression>=<target>` (which it rejects), then the end token."""
+  return f"{expression}={target}{IM_END}" if equation else f"{expression}{IM_END}"
 
 
 def countdown_demonstrations(rows: list[dict], seed: int) -> tuple[list[str], list[str]]:
   """(questions, completions): each problem COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM times, each a slip with
-  COUNTDOWN_SLIP_FRACTION."""
+  COUNTDOWN_SLIP_FRACTION and written as an equation with COUNTDOWN_EQUATION_FRACTION (independently)."""
   rng = np.random.default_rng([seed, 4])
   questions, completions = [], []
   for row in rows:
     numbers, target = parse_question(row["question"])
-    for slip in rng.random(COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM) < COUNTDOWN_SLIP_FRACTION:
+    slips = rng.random(COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM) < COUNTDOWN_SLIP_FRACTION
+    equations = rng.random(COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM) < COUNTDOWN_EQUATION_FRACTION
+    for slip, equation in zip(slips, equations):
       questions.append(row["question"])
-      completions.append(demonstration(numbers, target, COUNTDOWN_TASK.operations, bool(slip), rng) + IM_END)
+      completions.append(countdown_demonstration_text(
+          demonstration(numbers, target, COUNTDOWN_TASK.operations, bool(slip), rng), target, equation=bool(equation)))
   return questions, completions
 
 
@@ -198,13 +217,18 @@ BUILTIN_TASKS.register("countdown")(BuiltinTask(
     demonstrations=lambda seed: countdown_demonstrations(
         generate_countdown(COUNTDOWN_TASK, "train", COUNTDOWN_TRAIN_PROMPTS, seed=seed + 1), seed),
     policy_key={"builtin_task": "countdown", "task": repr(COUNTDOWN_TASK), "train_prompts": COUNTDOWN_TRAIN_PROMPTS,
-                "slip_fraction": COUNTDOWN_SLIP_FRACTION, "demonstrations": COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM,
+                "slip_fraction": COUNTDOWN_SLIP_FRACTION, "equation_fraction": COUNTDOWN_EQUATION_FRACTION,
+                "demonstrations": COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM,
                 "version": 1},
-    # The exact expression reward; an expression is 5 tokens plus the end token; a longer warm start, as
-    # the policy has to learn to copy the prompt's numbers (400 steps leave it below chance).
-    profile={"reward": {"name": "builtin_countdown"}, "rollout": {"max_new_tokens": 8},
-             "eval": {"max_new_tokens": 8, "num_prompts": 64},
-             "warm_start": {"steps": 1000, "lr": 3e-3, "batch_size": 64}},
+    # The exact expression reward; an expression is 5 tokens plus the end token, an equation up to 9 plus
+    # the end token (`9*9*9=729`); a longer warm start, as the policy has to learn to copy the prompt's
+    # numbers (400 steps leave it below chance). RL takes larger steps than the generic profile (lr 3e-4,
+    # two PPO epochs of two mini-batches): at lr 1e-4 and one epoch GRPO's entropy barely moved in 40
+    # steps; at 5e-4 held-out pass@1 fell (docs/results.md section 2).
+    profile={"reward": {"name": "builtin_countdown"}, "rollout": {"max_new_tokens": 10},
+             "eval": {"max_new_tokens": 10, "num_prompts": 64},
+             "warm_start": {"steps": 1000, "lr": 3e-3, "batch_size": 64},
+             "optim": {"lr": 3e-4}, "train": {"ppo_epochs": 2}},
 ))
 
 

@@ -96,17 +96,49 @@ def test_demonstrator_is_right_unless_it_slips_and_spreads_over_solutions():
 
 
 def test_registered_task_demonstrations_and_reward():
-  rows = generate_countdown(tasks.COUNTDOWN_TASK, "train", 50, seed=1)
+  rows = generate_countdown(tasks.COUNTDOWN_TASK, "train", 500, seed=1)
   questions, completions = tasks.countdown_demonstrations(rows, seed=0)
-  assert len(questions) == 50 * tasks.COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM
+  assert len(questions) == 500 * tasks.COUNTDOWN_DEMONSTRATIONS_PER_PROBLEM
   assert questions == tasks.countdown_demonstrations(rows, seed=0)[0]
   answers = {r["question"]: r["answer"] for r in rows}
   correct = [check_expression(c.removesuffix("<|im_end|>"), answers[q])[0] for q, c in zip(questions, completions)]
-  # Half the demonstrations slip, and a slip is right only by chance (~10%): about 55% are right.
-  assert 0.4 < np.mean(correct) < 0.7
+  # A demonstration is verifiably right unless it slips or is written as an equation (independent
+  # draws); a slip is right with the problem's share of correct expressions among all of them
+  # (hand-derived expectation; 2,000 draws: 3 standard errors ~0.03).
+  ops = tasks.COUNTDOWN_TASK.operations
+  chance = np.mean([len(solutions(*parse_question(r["question"]), ops)) /
+                    len(all_expressions(parse_question(r["question"])[0], ops)) for r in rows])
+  slip, equation = tasks.COUNTDOWN_SLIP_FRACTION, tasks.COUNTDOWN_EQUATION_FRACTION
+  assert abs(np.mean(correct) - (1 - equation) * (1 - slip + slip * chance)) < 0.035
+  equations = [c.removesuffix("<|im_end|>").partition("=") for c in completions]
+  assert abs(np.mean([bool(eq) for _, eq, _ in equations]) - equation) < 0.035
+  for q, (expression, eq, target) in zip(questions, equations):  # an equation states the true target
+    assert not eq or int(target) == parse_question(q)[1]
   reward = build_reward("builtin_countdown", RewardConfig(correct=1.0, incorrect=-1.0))
   result = reward(["3*5-2", "3*5+2", "oops", ""], ["13:2,3,5"] * 4)
   assert result.correct.tolist() == [True, False, False, False]
   assert result.scores.tolist() == [1.0, -1.0, -1.0, -1.0]
   assert result.extracted == ("3*5-2", "3*5+2", None, None)
   assert result.metrics["no_answer"] == 2
+
+
+def test_registered_splits_have_their_sizes_and_never_overlap():
+  """The registered task's problem space holds the configured split sizes (`+ *` over 1..9 allows
+  only ~520 training problems), and the splits are disjoint."""
+  task = tasks.COUNTDOWN_TASK
+  train = generate_countdown(task, "train", tasks.COUNTDOWN_TRAIN_PROMPTS, seed=0)
+  heldout = generate_countdown(task, "heldout", tasks.COUNTDOWN_HELDOUT_PROMPTS, seed=0)
+  assert len({r["question"] for r in train}) == tasks.COUNTDOWN_TRAIN_PROMPTS
+  assert len({r["question"] for r in heldout}) == tasks.COUNTDOWN_HELDOUT_PROMPTS
+  assert not {r["question"] for r in train} & {r["question"] for r in heldout}
+  for row in train[:50] + heldout[:50]:
+    numbers, target = parse_question(row["question"])
+    first = solutions(numbers, target, task.operations)[0]  # the target is reachable
+    assert check_expression(first, row["answer"]) == (True, first)
+
+
+def test_equation_demonstration_is_rejected_and_the_expression_accepted():
+  assert tasks.countdown_demonstration_text("3*5+2", 17, equation=False) == "3*5+2<|im_end|>"
+  assert tasks.countdown_demonstration_text("3*5+2", 17, equation=True) == "3*5+2=17<|im_end|>"
+  assert check_expression("3*5+2", "17:2,3,5") == (True, "3*5+2")
+  assert check_expression("3*5+2=17", "17:2,3,5") == (False, None)
