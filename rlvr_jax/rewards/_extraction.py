@@ -20,8 +20,9 @@ _FALLBACKS = (
 )
 
 
-def _braced(text: str, start: int) -> str | None:
-  """Content of the brace group opening at text[start] == '{', or None if it never closes."""
+def brace_end(text: str, start: int) -> int | None:
+  """Index of the '}' that closes the first '{' at or after `start`, or None if it never closes (also the
+  ported graders' scan, rewards/_reference_extraction.py)."""
   depth = 0
   for i in range(start, len(text)):
     if text[i] == "{":
@@ -29,7 +30,7 @@ def _braced(text: str, start: int) -> str | None:
     elif text[i] == "}":
       depth -= 1
       if depth == 0:
-        return text[start + 1:i]
+        return i
   return None
 
 
@@ -43,7 +44,8 @@ def last_boxed(text: str) -> str | None:
   while rest < len(text) and text[rest] == " ":
     rest += 1
   if rest < len(text) and text[rest] == "{":
-    content = _braced(text, rest)
+    end = brace_end(text, rest)
+    content = None if end is None else text[rest + 1:end]
   elif rest > start + len(command):  # "\boxed 5": up to the next whitespace or '$'
     content = re.match(r"[^\s$]*", text[rest:]).group(0)
   else:

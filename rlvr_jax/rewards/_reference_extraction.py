@@ -5,18 +5,7 @@ in the trainer process, so a completion without an answer never reaches a verifi
 
 from __future__ import annotations
 
-
-def _brace_end(text: str, start: int) -> int | None:
-  """Index of the '}' that closes the first '{' at or after `start`, or None."""
-  depth = 0
-  for i in range(start, len(text)):
-    if text[i] == "{":
-      depth += 1
-    elif text[i] == "}":
-      depth -= 1
-      if depth == 0:
-        return i
-  return None
+from rlvr_jax.rewards._extraction import brace_end
 
 
 def entropy_math_answer(passage: str) -> str | None:
@@ -31,7 +20,7 @@ def entropy_math_answer(passage: str) -> str | None:
   start = passage.rfind("\\boxed")
   if start < 0:
     return None
-  end = _brace_end(passage, start)
+  end = brace_end(passage, start)
   if end is None or not passage.startswith("\\boxed{", start):
     return None
   return passage[start + len("\\boxed{"):end]
@@ -52,7 +41,7 @@ def naive_dapo_answer(response: str) -> tuple[bool, str]:
   if start < 0:
     return False, response
   opening = response.find("{", start)
-  end = _brace_end(response, start)
+  end = brace_end(response, start)
   if opening < 0 or end is None:
     return False, response
   content = response[opening + 1:end].strip()
