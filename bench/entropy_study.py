@@ -9,10 +9,13 @@ the same command finishes a study. The seed also seeds the warm start: the seeds
 replicates of the whole pipeline, and one warm-started policy per seed is shared by every method.
 
 Per (method, strength): final rollout entropy (mean of the last 5 steps), held-out pass@1 and pass@k at
-the end, each as the mean over seeds with a 95% t-interval; per method, whether final entropy moves the
-way its paper predicts as the knob grows (Spearman rank correlation of strength and final entropy over
-all runs, sign compared with the prediction). Figures: dose-response panels (this script) and the
-training curves of each method's strengths via `python -m rlvr_jax.report`.
+the end, each as the mean over seeds with a 95% t-interval, and the paired change of final entropy from
+"off" within each seed. Seeds are blocks: every method of a seed starts from the same warm-started
+policy, and the spread between seeds (different warm starts) is larger than most effects, so the trend
+is judged within seeds: Page's trend test (scipy.stats.page_trend_test, exact) of "final entropy grows
+with strength in every seed", one-sided in the paper's direction and in the opposite one, with the mean
+within-seed Spearman correlation as the effect size. Figures: dose-response panels (this script) and
+the training curves of each method's strengths via `python -m rlvr_jax.report`.
 
     python bench/entropy_study.py --quick                  # 2 methods x off + 1 strength x 1 seed, smoke
     python bench/entropy_study.py                          # 8 methods x 4 levels x 3 seeds
@@ -34,6 +37,7 @@ import time
 import matplotlib
 import ml_collections
 import numpy as np
+import scipy.stats
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -42,6 +46,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
 
 from rlvr_jax.config.recipe_table import load_config_file  # noqa: E402
+from rlvr_jax.diagnostics import spearman  # noqa: E402
 from rlvr_jax.embedded import BUILTIN_TASKS, EmbeddedPolicy, ensure_policy  # noqa: E402
 
 TASK = "countdown"
@@ -91,7 +96,7 @@ KNOBS = {
                         (0.0, 0.5, 0.8, 0.9)),
 }
 ENTROPY_TAIL = 5  # final entropy = mean rollout entropy of the last steps (one step is noisy)
-T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+SIGNIFICANCE = 0.05  # a trend is called in either direction only at this one-sided p-value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,30 +226,74 @@ def mean_ci(values: list[float]) -> tuple[float, float]:
   x = np.asarray(values, float)
   if len(x) < 2:
     return float(x.mean()), float("nan")
-  return float(x.mean()), T_95.get(len(x) - 1, 1.96) * float(x.std(ddof=1)) / math.sqrt(len(x))
+  return float(x.mean()), float(scipy.stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
 
 
-def spearman(a: list[float], b: list[float]) -> float:
-  """Spearman's rank correlation (average ranks for ties)."""
-  def ranks(v):
-    v = np.asarray(v, float)
-    order = np.argsort(v, kind="stable")
-    r = np.empty(len(v))
-    r[order] = np.arange(len(v))
-    for value in np.unique(v):
-      r[v == value] = r[v == value].mean()
-    return r
-  ra, rb = ranks(a), ranks(b)
-  if ra.std() == 0 or rb.std() == 0:
-    return float("nan")
-  return float(np.corrcoef(ra, rb)[0, 1])
+def seed_blocks(runs: list[dict], levels: tuple[float, ...], key: str) -> tuple[list[int], np.ndarray]:
+  """(seeds, [S, L] values of `key`): one row per seed that ran every level, columns in `levels` order."""
+  by_seed: dict[int, dict[float, float]] = {}
+  for s in runs:
+    by_seed.setdefault(s["seed"], {})[s["level"]] = s[key]
+  seeds = sorted(seed for seed, cells in by_seed.items() if all(level in cells for level in levels))
+  return seeds, np.asarray([[by_seed[seed][level] for level in levels] for seed in seeds], float).reshape(
+      len(seeds), len(levels))
+
+
+def paired_change(runs: list[dict], knob: Knob, level: float, key: str = "entropy_final") -> tuple[float, float]:
+  """Mean and 95% half-width over seeds of (value at `level`) - (value at off), both from the same seed."""
+  off = {s["seed"]: s[key] for s in runs if s["level"] == knob.levels[0]}
+  diffs = [s[key] - off[s["seed"]] for s in runs if s["level"] == level and s["seed"] in off]
+  return mean_ci(diffs) if diffs else (float("nan"), float("nan"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Trend:
+  """Whether final entropy moves with a knob's strength, judged within seeds.
+
+  Attributes:
+    seeds: the seeds that ran every level (the blocks of the test).
+    mean_spearman: mean over those seeds of Spearman(strength, final entropy): +1 = rises in every seed.
+    p_rises / p_falls: Page's trend test (exact), one-sided, for entropy rising / falling with strength.
+    verdict: "as predicted", "opposite" (either at p < SIGNIFICANCE) or "no significant trend"; "not
+      judged" with fewer than 3 levels or 2 complete seeds (the test's minimum).
+  """
+
+  seeds: tuple[int, ...]
+  mean_spearman: float
+  p_rises: float
+  p_falls: float
+  verdict: str
+
+
+def trend(runs: list[dict], knob: Knob, key: str = "entropy_final") -> Trend:
+  """Page's trend test of `key` over the knob's levels (ordered by strength), seeds as blocks."""
+  order = sorted(range(len(knob.levels)), key=lambda i: knob.strength[i])
+  levels = tuple(knob.levels[i] for i in order if any(s["level"] == knob.levels[i] for s in runs))
+  seeds, values = seed_blocks(runs, levels, key)  # [S, L], weakest level first
+  if len(levels) < 3 or len(seeds) < 2:
+    return Trend(tuple(seeds), float("nan"), float("nan"), float("nan"),
+                 f"not judged: {len(levels)} level(s) x {len(seeds)} complete seed(s) (needs >= 3 x >= 2)")
+  strength = np.arange(len(levels), dtype=float)
+  rho = float(np.mean([spearman(strength, row) for row in values]))
+  p_rises = float(scipy.stats.page_trend_test(values, method="exact").pvalue)
+  p_falls = float(scipy.stats.page_trend_test(values[:, ::-1], method="exact").pvalue)
+  p_predicted, p_opposite = (p_rises, p_falls) if knob.predicts > 0 else (p_falls, p_rises)
+  verdict = ("as predicted" if p_predicted < SIGNIFICANCE else "opposite" if p_opposite < SIGNIFICANCE
+             else "no significant trend")
+  return Trend(tuple(seeds), rho, p_rises, p_falls, verdict)
+
+
+def _cell(mean: float, half: float) -> str:
+  return f"{mean:+.3f}" + (f" ± {half:.3f}" if math.isfinite(half) else "")
 
 
 def tables(summaries: list[dict], methods: list[str], eval_samples: int) -> str:
-  """The dose-response table (mean ± 95% half-width over seeds per method and level) and the verdicts."""
-  lines = [f"| method | knob | value | seeds | final entropy | held-out pass@1 | held-out pass@{eval_samples} | "
-           f"wall s (mean) |", "|---|---|---|---|---|---|---|---|"]
-  verdicts = ["", "| method | Spearman(strength, final entropy) | predicted | verdict |", "|---|---|---|---|"]
+  """The dose-response table (mean ± 95% half-width over seeds per method and level, and the paired change
+  of final entropy from off) and the per-method trend verdicts."""
+  lines = [f"| method | knob | value | seeds | final entropy | change from off (same seed) | held-out pass@1 | "
+           f"held-out pass@{eval_samples} | wall s (mean) |", "|---|---|---|---|---|---|---|---|---|"]
+  verdicts = ["", "| method | within-seed Spearman(strength, final entropy) | Page p (rises) | Page p (falls) | "
+              "predicted | verdict |", "|---|---|---|---|---|---|"]
   for method in methods:
     knob, runs = KNOBS[method], [s for s in summaries if s["method"] == method]
     if not runs:
@@ -254,42 +303,43 @@ def tables(summaries: list[dict], methods: list[str], eval_samples: int) -> str:
       if not cell:
         continue
       stats = [mean_ci([s[key] for s in cell]) for key in ("entropy_final", "pass1_final", "passk_final")]
+      cells = [f"{m:.3f}" + (f" ± {h:.3f}" if math.isfinite(h) else "") for m, h in stats]
+      change = "-" if level == knob.levels[0] else _cell(*paired_change(runs, knob, level))
       value = f"{level:g}{' (off)' if level == knob.levels[0] else ''}"
-      cells = " | ".join(f"{m:.3f}" + (f" ± {h:.3f}" if math.isfinite(h) else "") for m, h in stats)
-      lines.append(f"| {method} | {knob.field.split('.', 1)[1]} | {value} | {len(cell)} | {cells} | "
-                   f"{np.mean([s['wall_s'] for s in cell]):.0f} |")
-    strength = dict(zip(knob.levels, knob.strength))
-    levels, seeds = {s["level"] for s in runs}, {s["seed"] for s in runs}
-    rho = spearman([strength[s["level"]] for s in runs], [s["entropy_final"] for s in runs])
-    if len(levels) < 3 or len(seeds) < 2:  # two points always have a rank correlation of +-1
-      verdict = f"not judged: {len(levels)} level(s) x {len(seeds)} seed(s) ran (needs >= 3 x >= 2)"
-    else:
-      verdict = ("as predicted" if rho * knob.predicts > 0.3 else "opposite" if rho * knob.predicts < -0.3
-                 else "no clear trend")
+      lines.append(f"| {method} | {knob.field.split('.', 1)[1]} | {value} | {len(cell)} | {cells[0]} | {change} | "
+                   f"{cells[1]} | {cells[2]} | {np.mean([s['wall_s'] for s in cell]):.0f} |")
+    result = trend(runs, knob)
     predicted = "entropy rises" if knob.predicts > 0 else "entropy falls"
-    verdicts.append(f"| {method} | {rho:+.2f} ({len(runs)} runs) | {predicted} | {verdict} |")
+    rho, p_rises, p_falls = ((f"{result.mean_spearman:+.2f} ({len(result.seeds)} seeds)", f"{result.p_rises:.3g}",
+                              f"{result.p_falls:.3g}") if math.isfinite(result.mean_spearman) else ("-", "-", "-"))
+    verdicts.append(f"| {method} | {rho} | {p_rises} | {p_falls} | {predicted} | {result.verdict} |")
   return "\n".join(lines + verdicts)
 
 
 def figure(summaries: list[dict], methods: list[str], eval_samples: int, path: str) -> None:
   keys = (("entropy_final", "final entropy (nats/token)"), ("pass1_final", "held-out pass@1"),
           ("passk_final", f"held-out pass@{eval_samples}"))
-  fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+  fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
   for method in methods:
     knob = KNOBS[method]
-    xs, means, halves = [], [], []
-    for level, strength in zip(knob.levels, knob.strength):
-      cell = [s for s in summaries if s["method"] == method and s["level"] == level]
+    runs = [s for s in summaries if s["method"] == method]
+    xs, means, halves, changes = [], [], [], []
+    for level in knob.levels:
+      cell = [s for s in runs if s["level"] == level]
       if cell:
         xs.append(knob.levels.index(level))
         means.append([mean_ci([s[k] for s in cell])[0] for k, _ in keys])
         halves.append([np.nan_to_num(mean_ci([s[k] for s in cell])[1]) for k, _ in keys])
-    for i, ax in enumerate(axes):
+        changes.append((0.0, 0.0) if level == knob.levels[0] else paired_change(runs, knob, level))
+    for i, ax in enumerate(axes[:3]):
       ax.errorbar(xs, [m[i] for m in means], yerr=[h[i] for h in halves], marker="o", capsize=3, label=method)
-  for ax, (_, label) in zip(axes, keys):
+    axes[3].errorbar(xs, [c[0] for c in changes], yerr=[np.nan_to_num(c[1]) for c in changes], marker="o",
+                     capsize=3, label=method)
+  for ax, label in zip(axes, [label for _, label in keys] + ["final entropy - off's, same seed"]):
     ax.set_xticks(range(4), ["off", "weak", "medium", "strong"])
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
+  axes[3].axhline(0.0, color="black", lw=0.8)
   axes[0].legend(fontsize=8)
   fig.suptitle("Dose-response on the countdown testbed (mean over seeds, 95% t-interval)")
   fig.tight_layout()

@@ -62,9 +62,45 @@ def test_every_knob_level_builds_a_valid_config(tmp_path):
       validate(study.run_config(method, level, 1, study.FULL, str(tmp_path / method)), num_devices=1)
 
 
-def test_mean_ci_and_spearman_hand_computed():
+def test_mean_ci_hand_computed():
   mean, half = study.mean_ci([1.0, 2.0, 3.0])
-  assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / math.sqrt(3))
-  assert study.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-  assert study.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-  assert study.spearman([1, 1, 2, 2], [1, 2, 3, 4]) == pytest.approx(0.894427, abs=1e-5)
+  assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / math.sqrt(3), rel=1e-4)  # t(0.975, 2 dof)
+  assert math.isnan(study.mean_ci([5.0])[1])
+
+
+def _runs(method: str, table: dict[int, list[float]]) -> list[dict]:
+  """Summaries of `method`: table[seed] = final entropy at each of the knob's levels, in KNOBS order."""
+  levels = study.KNOBS[method].levels
+  return [{"method": method, "level": level, "seed": seed, "entropy_final": value, "wall_s": 1.0,
+           "pass1_final": 0.5, "passk_final": 0.5} for seed, row in table.items() for level, value in zip(levels, row)]
+
+
+def test_paired_change_is_within_seed():
+  knob = study.KNOBS["siren"]
+  runs = _runs("siren", {0: [0.10, 0.20, 0.0, 0.0], 1: [0.50, 0.56, 0.0, 0.0], 2: [0.30, 0.39, 0.0, 0.0]})
+  mean, half = study.paired_change(runs, knob, knob.levels[1])
+  # Differences 0.10, 0.06, 0.09: mean 0.0833, sd 0.02082, t(0.975, 2) = 4.303.
+  assert mean == pytest.approx(0.25 / 3) and half == pytest.approx(4.303 * 0.0208167 / math.sqrt(3), rel=1e-3)
+  # The between-seed spread (0.10 vs 0.50 at off) does not enter the paired interval.
+  assert half < study.mean_ci([0.20, 0.56, 0.39])[1] / 5
+
+
+def test_trend_is_judged_within_seeds_in_strength_order():
+  # STEER's levels are w_min 1.0, 0.8, 0.5, 0.2: strength grows along them. Entropy rising with strength
+  # inside every seed, although the seeds' levels differ by more than the effect.
+  rising = {0: [0.10, 0.11, 0.12, 0.13], 1: [0.50, 0.51, 0.52, 0.53], 2: [0.30, 0.31, 0.32, 0.33]}
+  result = study.trend(_runs("steer", rising), study.KNOBS["steer"])
+  assert result.verdict == "as predicted" and result.mean_spearman == pytest.approx(1.0)
+  assert result.p_rises == pytest.approx((1 / 24) ** 3)  # exact: one of the 24^3 within-seed orderings
+  assert result.seeds == (0, 1, 2)
+  falling = {seed: row[::-1] for seed, row in rising.items()}
+  assert study.trend(_runs("steer", falling), study.KNOBS["steer"]).verdict == "opposite"
+  # No consistent order across seeds: not called either way.
+  mixed = {0: [0.10, 0.11, 0.12, 0.13], 1: [0.53, 0.52, 0.51, 0.50], 2: [0.31, 0.33, 0.30, 0.32]}
+  result = study.trend(_runs("steer", mixed), study.KNOBS["steer"])
+  assert result.verdict == "no significant trend" and min(result.p_rises, result.p_falls) > 0.05
+  # A seed without every level is not a block; one complete seed is not enough to judge.
+  partial = _runs("steer", {0: rising[0]}) + _runs("steer", {1: rising[1]})[:2]
+  assert study.trend(partial, study.KNOBS["steer"]).verdict.startswith("not judged")
+  table = study.tables(_runs("steer", rising), ["steer"], 16)
+  assert "| steer | +1.00 (3 seeds) | 7.23e-05 |" in table and "as predicted" in table
