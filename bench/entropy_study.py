@@ -316,6 +316,22 @@ def tables(summaries: list[dict], methods: list[str], eval_samples: int) -> str:
   return "\n".join(lines + verdicts)
 
 
+def seed_table(summaries: list[dict], method: str) -> str:
+  """Per seed and level: final entropy and held-out pass@1 (the raw data behind a method's verdict)."""
+  knob, runs = KNOBS[method], [s for s in summaries if s["method"] == method]
+  seeds = sorted({s["seed"] for s in runs})
+  starts = {s["seed"]: (s["entropy_first"], s["pass1_first"]) for s in runs}
+  lines = [f"| {knob.field.split('.')[-1]} | " + " | ".join(f"seed {seed}" for seed in seeds) + " |",
+           "|---|" + "---|" * len(seeds),
+           "| start | " + " | ".join(f"{starts[seed][0]:.3f}, {starts[seed][1]:.3f}" for seed in seeds) + " |"]
+  for level in knob.levels:
+    cells = {s["seed"]: f"{s['entropy_final']:.3f}, {s['pass1_final']:.3f}" for s in runs if s["level"] == level}
+    if cells:
+      lines.append(f"| {level:g}{' (off)' if level == knob.levels[0] else ''} | "
+                   + " | ".join(cells.get(seed, "-") for seed in seeds) + " |")
+  return "\n".join(lines)
+
+
 def figure(summaries: list[dict], methods: list[str], eval_samples: int, path: str) -> None:
   keys = (("entropy_final", "final entropy (nats/token)"), ("pass1_final", "held-out pass@1"),
           ("passk_final", f"held-out pass@{eval_samples}"))
@@ -380,7 +396,9 @@ def main() -> int:
     list(pool.map(lambda seed: warm_start(seed, budget), seeds))
     summaries = list(pool.map(lambda job: run_one(*job, budget, args.out), jobs))
   os.makedirs(args.out, exist_ok=True)
-  text = tables(summaries, methods, budget.eval_samples)
+  text = "\n\n".join([tables(summaries, methods, budget.eval_samples)]
+                     + [f"{method}: final entropy, held-out pass@1 per seed\n\n{seed_table(summaries, method)}"
+                        for method in methods if any(s["method"] == method for s in summaries)])
   with open(os.path.join(args.out, "tables.md"), "w") as f:
     f.write(text + "\n")
   with open(os.path.join(args.out, "summaries.json"), "w") as f:

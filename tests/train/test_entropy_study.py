@@ -103,4 +103,6 @@ def test_trend_is_judged_within_seeds_in_strength_order():
   partial = _runs("steer", {0: rising[0]}) + _runs("steer", {1: rising[1]})[:2]
   assert study.trend(partial, study.KNOBS["steer"]).verdict.startswith("not judged")
   table = study.tables(_runs("steer", rising), ["steer"], 16)
+  per_seed = study.seed_table([{**r, "entropy_first": 0.6, "pass1_first": 0.1} for r in _runs("steer", rising)], "steer")
+  assert "| 0.2 | 0.130, 0.500 | 0.530, 0.500 | 0.330, 0.500 |" in per_seed
   assert "| steer | +1.00 (3 seeds) | 7.23e-05 |" in table and "as predicted" in table
