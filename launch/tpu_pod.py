@@ -141,6 +141,17 @@ def _classify(error: BaseException) -> tuple[int, str]:
   return 1, _unexpected(error)
 
 
+def compilation_cache_dir(flag_value: str | None, environ: dict[str, str], default_root: str) -> str:
+  """Where XLA's persistent compilation cache lives ('' = off): --compilation_cache_dir if given, else jax's own
+  JAX_COMPILATION_CACHE_DIR, else <default_root>/xla (default_root: RLVR_JAX_CACHE or ~/.cache/rlvr_jax, beside the
+  warm-started policies). A rerun, a resume or a study's next run with the same shapes then loads its programs
+  from disk instead of compiling them again (MaxText's jax_cache_dir does the same); on a pod, point it at storage
+  every host sees to share it."""
+  if flag_value is not None:
+    return flag_value
+  return environ.get("JAX_COMPILATION_CACHE_DIR", os.path.join(default_root, "xla"))
+
+
 def main(argv: list[str]) -> int:
   from absl import app, flags
   from ml_collections import config_flags
@@ -155,6 +166,8 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_bool("resume_with_changes", False, "resume a run directory whose saved config differs from this "
                     "one (the change is recorded in RUN_DIR/config_changes.jsonl)")
   flags.DEFINE_bool("debug", False, "print the traceback of an error (by default an error is one line)")
+  flags.DEFINE_string("compilation_cache_dir", None, "XLA's persistent compilation cache; default "
+                      "JAX_COMPILATION_CACHE_DIR, else <RLVR_JAX_CACHE or ~/.cache/rlvr_jax>/xla; '' turns it off")
   flags.mark_flags_as_required(["config"])
   argv = resolve_config_path(argv)
   from rlvr_jax.config import check_command_line
@@ -190,6 +203,16 @@ def main(argv: list[str]) -> int:
     if not flags.FLAGS.debug:
       logging.get_absl_handler().addFilter(_OneLineLogs())
 
+    from rlvr_jax.embedded import default_cache_dir
+
+    cache = compilation_cache_dir(flags.FLAGS.compilation_cache_dir, dict(os.environ), default_cache_dir())
+    jax.config.update("jax_enable_compilation_cache", bool(cache))
+    if cache:
+      jax.config.update("jax_compilation_cache_dir", cache)
+      if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:  # jax's default (1 s) skips the many
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # sub-second programs of a small run
+      if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ:  # a bound turns on jax's LRU eviction and its file
+        jax.config.update("jax_compilation_cache_max_size", 8 << 30)  # lock (parallel runs share one directory)
     if flags.FLAGS.tpu_pod:
       jax.distributed.initialize()
     elif flags.FLAGS.num_processes > 1:

@@ -144,3 +144,6 @@ def test_the_launcher_exits_2_with_the_diff_and_relaunches_from_config_json(tmp_
   third = LauncherRun([f"--config={run_dir / 'config.json'}", "--config.train.steps=2"], env)
   assert third.process.wait(timeout=600) == 0, third.output
   assert "resumed from" in third.output and "done: 2 steps" in third.output
+  # The launcher's persistent compilation cache (default <RLVR_JAX_CACHE>/xla; nothing else in the test
+  # session writes one) holds the programs of these runs.
+  assert os.listdir(os.path.join(shared_cache_dir(tmp_path_factory), "xla"))

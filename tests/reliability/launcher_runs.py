@@ -49,13 +49,11 @@ def small_run_args(method: str, run_dir, **fields) -> list[str]:
 
 def run_env(cache_dir: str, devices: int) -> dict[str, str]:
   """The environment of a launcher subprocess with `devices` fake CPU devices."""
-  env = dict(os.environ)
+  env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
   env.update({
       "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
       "JAX_PLATFORMS": "cpu",
-      "RLVR_JAX_CACHE": cache_dir,
-      "JAX_COMPILATION_CACHE_DIR": os.path.join(cache_dir, "xla"),
-      "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+      "RLVR_JAX_CACHE": cache_dir,  # and the launcher's compilation cache is cache_dir/xla by default
       "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
       "PYTHONPATH": ROOT,
       "PYTHONUNBUFFERED": "1",

@@ -77,3 +77,11 @@ def test_a_bad_row_is_one_line_with_exit_code_2_and_debug_adds_the_traceback(tmp
     else:
       assert lines == [lines[-1]], result.stderr
     assert not os.path.exists(tmp_path / "run" / "checkpoints" / "1")
+
+
+def test_compilation_cache_dir_flag_then_jax_s_variable_then_beside_the_policies():
+  resolve = _launcher_module().compilation_cache_dir
+  assert resolve(None, {}, "/c") == "/c/xla"
+  assert resolve(None, {"JAX_COMPILATION_CACHE_DIR": "/j"}, "/c") == "/j"
+  assert resolve("/f", {"JAX_COMPILATION_CACHE_DIR": "/j"}, "/c") == "/f"
+  assert resolve("", {"JAX_COMPILATION_CACHE_DIR": "/j"}, "/c") == ""  # off
