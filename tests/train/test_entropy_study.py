@@ -41,7 +41,7 @@ def test_two_step_study_run_and_resume(tmp_path, monkeypatch):
   config.lock()
   train(validate(config, num_devices=1), devices=jax.devices()[:1])
   summary = study.summarize(run_dir, TINY.eval_samples)
-  assert set(summary) == {"entropy_first", "entropy_final", "pass1_first", "pass1_final", "passk_first",
+  assert set(summary) == {"entropy_first", "entropy_final", "entropy_mean", "pass1_first", "pass1_final", "passk_first",
                           "passk_final", "train_acc_final"}
   assert all(math.isfinite(v) for v in summary.values())
 
@@ -50,7 +50,7 @@ def test_two_step_study_run_and_resume(tmp_path, monkeypatch):
     json.dump({"method": "steer", "level": 0.5, "seed": 0, "wall_s": 1.0, **summary}, f)
   monkeypatch.setattr(study.subprocess, "run", lambda *a, **k: pytest.fail("a finished run was relaunched"))
   again = study.run_one("steer", 0.5, 0, TINY, str(tmp_path))
-  assert again["entropy_final"] == summary["entropy_final"]
+  assert again["entropy_final"] == summary["entropy_final"] and again["wall_s"] == 1.0  # from summary.json
   table = study.tables([again], ["steer"], TINY.eval_samples)
   assert "| steer | steer.w_min | 0.5 | 1 |" in table
 
@@ -71,7 +71,7 @@ def test_mean_ci_hand_computed():
 def _runs(method: str, table: dict[int, list[float]]) -> list[dict]:
   """Summaries of `method`: table[seed] = final entropy at each of the knob's levels, in KNOBS order."""
   levels = study.KNOBS[method].levels
-  return [{"method": method, "level": level, "seed": seed, "entropy_final": value, "wall_s": 1.0,
+  return [{"method": method, "level": level, "seed": seed, "entropy_final": value, "entropy_mean": value, "wall_s": 1.0,
            "pass1_final": 0.5, "passk_final": 0.5} for seed, row in table.items() for level, value in zip(levels, row)]
 
 
