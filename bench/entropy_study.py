@@ -339,33 +339,35 @@ def seed_table(summaries: list[dict], method: str) -> str:
 
 
 def figure(summaries: list[dict], methods: list[str], eval_samples: int, path: str) -> None:
-  keys = (("entropy_final", "final entropy (nats/token)"), ("pass1_final", "held-out pass@1"),
-          ("passk_final", f"held-out pass@{eval_samples}"))
-  fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
-  for method in methods:
+  """One row per method: final entropy, its change from off within each seed, pass@1 and pass@k against the
+  knob's levels (mean over seeds, 95% t-interval; the dots are the seeds)."""
+  keys = (("entropy_final", "final entropy"), ("entropy_change", "final entropy - off (same seed)"),
+          ("pass1_final", "held-out pass@1"), ("passk_final", f"held-out pass@{eval_samples}"))
+  methods = [m for m in methods if any(s["method"] == m for s in summaries)]
+  fig, axes = plt.subplots(len(methods), len(keys), figsize=(16, 2.6 * len(methods)), squeeze=False)
+  for row, method in zip(axes, methods):
     knob = KNOBS[method]
     runs = [s for s in summaries if s["method"] == method]
-    xs, means, halves, changes = [], [], [], []
-    for level in knob.levels:
-      cell = [s for s in runs if s["level"] == level]
-      if cell:
-        xs.append(knob.levels.index(level))
-        means.append([mean_ci([s[k] for s in cell])[0] for k, _ in keys])
-        halves.append([np.nan_to_num(mean_ci([s[k] for s in cell])[1]) for k, _ in keys])
-        changes.append((0.0, 0.0) if level == knob.levels[0] else paired_change(runs, knob, level))
-    for i, ax in enumerate(axes[:3]):
-      ax.errorbar(xs, [m[i] for m in means], yerr=[h[i] for h in halves], marker="o", capsize=3, label=method)
-    axes[3].errorbar(xs, [c[0] for c in changes], yerr=[np.nan_to_num(c[1]) for c in changes], marker="o",
-                     capsize=3, label=method)
-  for ax, label in zip(axes, [label for _, label in keys] + ["final entropy - off's, same seed"]):
-    ax.set_xticks(range(4), ["off", "weak", "medium", "strong"])
-    ax.set_ylabel(label)
-    ax.grid(alpha=0.3)
-  axes[3].axhline(0.0, color="black", lw=0.8)
-  axes[0].legend(fontsize=8)
-  fig.suptitle("Dose-response on the countdown testbed (mean over seeds, 95% t-interval)")
+    off = {s["seed"]: s["entropy_final"] for s in runs if s["level"] == knob.levels[0]}
+    runs = [{**s, "entropy_change": s["entropy_final"] - off.get(s["seed"], float("nan"))} for s in runs]
+    levels = [level for level in knob.levels if any(s["level"] == level for s in runs)]
+    for ax, (key, label) in zip(row, keys):
+      for x, level in enumerate(levels):
+        values = [s[key] for s in runs if s["level"] == level and math.isfinite(s[key])]
+        if not values:
+          continue
+        mean, half = mean_ci(values)
+        ax.errorbar([x], [mean], yerr=[np.nan_to_num(half)], marker="o", capsize=3, color="C0")
+        ax.plot([x] * len(values), values, ".", color="C1", alpha=0.6)
+      ax.set_xticks(range(len(levels)), [f"{level:g}" + (" (off)" if level == knob.levels[0] else "") for level in levels])
+      ax.set_title(f"{method}: {label}", fontsize=9)
+      ax.grid(alpha=0.3)
+      if key == "entropy_change":
+        ax.axhline(0.0, color="black", lw=0.8)
+    row[0].set_xlabel(knob.field.split(".", 1)[1], fontsize=8)
+  fig.suptitle("Dose-response on the countdown testbed (mean over seeds with 95% t-interval; dots: seeds)")
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fig.savefig(path, dpi=100)
   plt.close(fig)
 
 

@@ -106,3 +106,11 @@ def test_trend_is_judged_within_seeds_in_strength_order():
   per_seed = study.seed_table([{**r, "entropy_first": 0.6, "pass1_first": 0.1} for r in _runs("steer", rising)], "steer")
   assert "| 0.2 | 0.130, 0.500 | 0.530, 0.500 | 0.330, 0.500 |" in per_seed
   assert "| steer | +1.00 (3 seeds) | 7.23e-05 |" in table and "as predicted" in table
+
+
+def test_figure_has_a_row_per_method_that_ran(tmp_path):
+  runs = _runs("steer", {0: [0.1, 0.2, 0.3, 0.4], 1: [0.2, 0.3, 0.4, 0.5]})
+  path = tmp_path / "dose.png"
+  study.figure(runs, ["steer", "siren"], 16, str(path))  # siren has no runs: no row for it
+  width, height = study.plt.imread(str(path)).shape[1::-1]
+  assert (width, height) == (1600, 260)
