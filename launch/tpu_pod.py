@@ -146,7 +146,8 @@ def compilation_cache_dir(flag_value: str | None, environ: dict[str, str], defau
   JAX_COMPILATION_CACHE_DIR, else <default_root>/xla (default_root: RLVR_JAX_CACHE or ~/.cache/rlvr_jax, beside the
   warm-started policies). A rerun, a resume or a study's next run with the same shapes then loads its programs
   from disk instead of compiling them again (MaxText's jax_cache_dir does the same); on a pod, point it at storage
-  every host sees to share it."""
+  every host sees to share it. Unbounded: a size bound would turn on jax's LRU eviction, which rescans the
+  directory on every write; runs sharing it in parallel are safe, as jax recompiles an entry it cannot read."""
   if flag_value is not None:
     return flag_value
   return environ.get("JAX_COMPILATION_CACHE_DIR", os.path.join(default_root, "xla"))
@@ -211,8 +212,6 @@ def main(argv: list[str]) -> int:
       jax.config.update("jax_compilation_cache_dir", cache)
       if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:  # jax's default (1 s) skips the many
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # sub-second programs of a small run
-      if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ:  # a bound turns on jax's LRU eviction and its file
-        jax.config.update("jax_compilation_cache_max_size", 8 << 30)  # lock (parallel runs share one directory)
     if flags.FLAGS.tpu_pod:
       jax.distributed.initialize()
     elif flags.FLAGS.num_processes > 1:
