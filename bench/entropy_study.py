@@ -366,7 +366,7 @@ def figure(summaries: list[dict], methods: list[str], eval_samples: int, path: s
         ax.axhline(0.0, color="black", lw=0.8)
     row[0].set_xlabel(knob.field.split(".", 1)[1], fontsize=8)
   fig.suptitle("Dose-response on the countdown testbed (mean over seeds with 95% t-interval; dots: seeds)")
-  fig.tight_layout()
+  fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title above the first row
   fig.savefig(path, dpi=100)
   plt.close(fig)
 

@@ -5,6 +5,7 @@ the N completion tokens, a PPO clipped loss (GRPO objective), backward, AdamW st
 step, tokens/s and, with --peak-tflops, model FLOPs utilization (6 x params x tokens / time / peak).
 
     python bench/train_step.py                                  # CPU: tiny preset
+    python bench/train_step.py --batch 64 --prompt-len 16 --gen-len 10  # one optimizer step of the entropy study
     python bench/train_step.py --preset qwen2.5-1.5b --batch 16 --prompt-len 512 --gen-len 1024 \\
         --peak-tflops 989 --dtype bfloat16 --remat                # H100 (dense bf16 peak)
 """
@@ -81,6 +82,15 @@ def main() -> None:
     jax.block_until_ready(metrics["actor/loss"])
 
   jax_time = _time(jax_step, args.steps)
+  # What the step computes (XLA's own count for the compiled program) and what XLA reaches on a plain
+  # matmul of the model's projection shape on the same device: how far the step is from its matmuls.
+  step_flops = step.lower(holder["state"], batch, jax.random.key(0)).compile().cost_analysis()["flops"]
+  rows = b * (p + n)
+  matmul = jax.jit(lambda x, w: x @ w)
+  x = jnp.ones((rows, config.hidden_size), dtype)
+  w = jnp.ones((config.hidden_size, config.intermediate_size), dtype)
+  matmul_time = _time(lambda: matmul(x, w).block_until_ready(), max(args.steps, 20))
+  matmul_rate = 2 * rows * config.hidden_size * config.intermediate_size / matmul_time
 
   # transformers + torch: the same weights, the same loss.
   if args.torch_threads:
@@ -121,6 +131,10 @@ def main() -> None:
     print(f"{name:<34}{seconds:>10.4f}{tokens / seconds:>12.0f}{mfu:>8.1%}{torch_time / seconds:>9.2f}x")
   if not args.peak_tflops:
     print("(MFU needs --peak-tflops: the device's dense peak for the dtype)")
+  print(f"rlvr_jax update step: {step_flops / 1e9:.2f} GFLOP (XLA cost analysis), {step_flops / jax_time / 1e9:.1f} "
+        f"GFLOP/s; XLA matmul [{rows}, {config.hidden_size}] x [{config.hidden_size}, {config.intermediate_size}] on "
+        f"the same device: {matmul_rate / 1e9:.1f} GFLOP/s; the step runs at "
+        f"{step_flops / jax_time / matmul_rate:.0%} of that rate")
 
 
 if __name__ == "__main__":
