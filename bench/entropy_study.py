@@ -111,6 +111,9 @@ class Budget:
     prompts_per_step: prompts per rollout step (x rollout.num_samples responses).
     eval_prompts: held-out prompts (0 = the task's profile).
     warm_start_steps: supervised warm-start steps (0 = the profile's; tests shrink it).
+    shared_prompt_forward: the update and scoring passes run each group's prompt once (the same
+      function, ~2.2x fewer positions here: 16 prompt tokens next to 10 response tokens per row); False
+      runs every row's prompt, as the study's first 96 runs (docs/results.md) did.
   """
 
   steps: int
@@ -118,6 +121,7 @@ class Budget:
   prompts_per_step: int
   eval_prompts: int = 0
   warm_start_steps: int = 0
+  shared_prompt_forward: bool = True
 
 
 # 120 steps: plain GRPO's entropy on countdown falls by about half in that many (docs/results.md
@@ -156,7 +160,8 @@ def run_config(method: str, level: float, seed: int, budget: Budget, run_dir: st
              ("train.run_dir", run_dir), ("train.steps", budget.steps), ("train.seed", seed),
              ("rollout.prompts_per_step", budget.prompts_per_step), ("eval.every", budget.steps),
              ("eval.num_samples", budget.eval_samples), ("checkpoint.every", max(budget.steps // 4, 1)),
-             ("diagnostics.every", 0), ("log.tensorboard", False), (knob.field, level), *knob.fixed]
+             ("diagnostics.every", 0), ("log.tensorboard", False),
+             ("train.shared_prompt_forward", budget.shared_prompt_forward), (knob.field, level), *knob.fixed]
   if budget.eval_prompts:
     changes.append(("eval.num_prompts", budget.eval_prompts))
   if budget.warm_start_steps:
@@ -384,11 +389,16 @@ def main() -> int:
                       help="smoke check: steer and entropy_bonus at off and their strongest level, seed 0, "
                            f"{QUICK.steps} steps of {QUICK.prompts_per_step} prompts")
   parser.add_argument("--out", default=os.path.join("runs", "entropy_study"))
+  parser.add_argument("--per-row-forward", action="store_true",
+                      help="run every row's prompt in the update and scoring passes (train.shared_prompt_forward="
+                           "False), as the first 96 runs of docs/results.md did")
   parser.add_argument("--no-report", action="store_true", help="skip the figures (tests)")
   args = parser.parse_args()
   budget = QUICK if args.quick else FULL
   if args.steps:
     budget = dataclasses.replace(budget, steps=args.steps)
+  if args.per_row_forward:
+    budget = dataclasses.replace(budget, shared_prompt_forward=False)
   methods = [m for m in (("steer", "entropy_bonus") if args.quick else args.methods.split(",")) if m]
   unknown = [m for m in methods if m not in KNOBS]
   if unknown:

@@ -1,11 +1,15 @@
 """Policy-update throughput: rlvr_jax's jitted update step vs an equivalent transformers + torch step.
 
 Both sides run the same random-weight Qwen model on the same [B, P + N] batch: forward, log-probs of
-the N completion tokens, a PPO clipped loss (GRPO objective), backward, AdamW step. Prints time per
+the N completion tokens, a PPO clipped loss (GRPO objective), backward, AdamW step. With --group-size n
+the rows are groups of n samples of one prompt (an RL batch) and a third row times rlvr_jax's update
+with the prompt run once per group (`train.shared_prompt_forward`): the same gradient from less work,
+which the torch reference (like verl's actor) does not do. Prints time per
 step, tokens/s and, with --peak-tflops, model FLOPs utilization (6 x params x tokens / time / peak).
 
     python bench/train_step.py                                  # CPU: tiny preset
     python bench/train_step.py --batch 64 --prompt-len 16 --gen-len 10  # one optimizer step of the entropy study
+    python bench/train_step.py --batch 64 --prompt-len 16 --gen-len 10 --group-size 8  # + prompt once per group
     python bench/train_step.py --preset qwen2.5-1.5b --batch 16 --prompt-len 512 --gen-len 1024 \\
         --peak-tflops 989 --dtype bfloat16 --remat                # H100 (dense bf16 peak)
 """
@@ -40,6 +44,8 @@ def main() -> None:
   parser.add_argument("--steps", type=int, default=5)
   parser.add_argument("--remat", action="store_true")
   parser.add_argument("--peak-tflops", type=float, default=0.0, help="device peak for MFU (0: not reported)")
+  parser.add_argument("--group-size", type=int, default=1,
+                      help="rows per prompt (> 1: also time the update with the prompt run once per group)")
   parser.add_argument("--torch-threads", type=int, default=0, help="torch CPU threads (0: torch default)")
   args = parser.parse_args()
 
@@ -57,7 +63,10 @@ def main() -> None:
   num_params = models.param_count(config)
   b, p, n = args.batch, args.prompt_len, args.gen_len
   rng = np.random.default_rng(0)
-  prompt = rng.integers(0, config.vocab_size, (b, p)).astype(np.int32)
+  if b % args.group_size:
+    parser.error(f"--batch {b} is not a multiple of --group-size {args.group_size}")
+  prompt = np.repeat(rng.integers(0, config.vocab_size, (b // args.group_size, p)), args.group_size, axis=0)
+  prompt = prompt.astype(np.int32)
   completion = rng.integers(0, config.vocab_size, (b, n)).astype(np.int32)
   advantages = np.repeat(rng.normal(size=(b, 1)), n, axis=1).astype(np.float32)
   old_logp = np.full((b, n), -np.log(config.vocab_size), np.float32)
@@ -73,17 +82,24 @@ def main() -> None:
   batch = RolloutBatch(prompt_ids=jnp.asarray(prompt), prompt_mask=jnp.ones((b, p), jnp.int32),
                        completion_ids=jnp.asarray(completion), response_mask=jnp.ones((b, n), jnp.float32),
                        advantages=jnp.asarray(advantages), old_logp=jnp.asarray(old_logp))
-  # Compiled once ahead of time: the timed program is the one whose FLOPs XLA counts (cost analysis).
-  step = jax.jit(make_update_step(graphdef, objective, tx, UpdateConfig(chunk_size=1024, remat=args.remat)),
-                 donate_argnums=0).lower(state, batch, jax.random.key(0)).compile()
-  step_flops = step.cost_analysis()["flops"]
-  holder = {"state": state}
+  shared_state = jax.tree.map(jnp.copy, state) if args.group_size > 1 else None  # the first step donates state
 
-  def jax_step():
-    holder["state"], metrics = step(holder["state"], batch, jax.random.key(0))
-    jax.block_until_ready(metrics["actor/loss"])
+  def time_update(state, group_size: int) -> tuple[float, float]:
+    """(s/step, XLA-counted FLOPs) of the update step compiled once ahead of time: the timed program is
+    the one whose FLOPs XLA counts (cost analysis)."""
+    update = make_update_step(graphdef, objective, tx,
+                              UpdateConfig(chunk_size=1024, remat=args.remat, prompt_group_size=group_size))
+    step = jax.jit(update, donate_argnums=0).lower(state, batch, jax.random.key(0)).compile()
+    holder = {"state": state}
 
-  jax_time = _time(jax_step, args.steps)
+    def jax_step():
+      holder["state"], metrics = step(holder["state"], batch, jax.random.key(0))
+      jax.block_until_ready(metrics["actor/loss"])
+
+    return _time(jax_step, args.steps), step.cost_analysis()["flops"]
+
+  jax_time, step_flops = time_update(state, 1)
+  shared_time = time_update(shared_state, args.group_size)[0] if shared_state is not None else None
   # What XLA reaches on a plain matmul of the model's projection shape on the same device: how far the
   # step is from its matmuls.
   rows = b * (p + n)
@@ -127,7 +143,10 @@ def main() -> None:
         f"{n} completion) tokens, {args.dtype}, jax {jax.__version__} on {jax.devices()[0].device_kind}, "
         f"torch {torch.__version__} on {device}")
   print(f"{'implementation':<34}{'s/step':>10}{'tokens/s':>12}{'MFU':>8}{'vs torch':>10}")
-  for name, seconds in (("rlvr_jax update step (jit)", jax_time), ("transformers + torch", torch_time)):
+  rows_timed = [("rlvr_jax update step (jit)", jax_time), ("transformers + torch", torch_time)]
+  if shared_time is not None:
+    rows_timed.insert(1, (f"rlvr_jax, prompt once per {args.group_size}", shared_time))
+  for name, seconds in rows_timed:
     mfu = (6 * num_params * tokens / seconds / (args.peak_tflops * 1e12)) if args.peak_tflops else float("nan")
     print(f"{name:<34}{seconds:>10.4f}{tokens / seconds:>12.0f}{mfu:>8.1%}{torch_time / seconds:>9.2f}x")
   if not args.peak_tflops:

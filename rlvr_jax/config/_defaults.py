@@ -115,6 +115,8 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.train.mini_batches = 1         # optimizer steps per rollout batch (N_update)
   c.train.micro_batches = 1        # gradient accumulation per mini-batch
   c.train.ppo_epochs = 1
+  c.train.shared_prompt_forward = False  # teacher-forced passes run each group's prompt once (exact; faster
+                                         # where prompts are long next to responses)
   c.train.seed = 0
   c.train.chunk_size = 1024        # tokens per LM-head chunk
   c.train.dynamic_sampling = False  # DAPO: drop groups with identical rewards and refill

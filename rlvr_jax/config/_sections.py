@@ -142,6 +142,9 @@ class TrainSpec:
     mini_batches, micro_batches, ppo_epochs: optimizer steps per rollout batch and their accumulation.
     max_gen_batches: dynamic sampling's generation batches per step (0 = unlimited).
     gen_cap: "stop" or "pad" when max_gen_batches are drawn and groups are still short.
+    shared_prompt_forward: the update step and the rollout's scoring passes run each group's prompt once
+      and give its rollout.num_samples responses the prompt's cached keys / values
+      (`rlvr_jax.objectives._completion_stats`).
   """
 
   steps: int
@@ -157,6 +160,7 @@ class TrainSpec:
   overlong_penalty: float
   mask_truncated: bool
   tis_cap: float
+  shared_prompt_forward: bool = False
 
   @property
   def updates_per_step(self) -> int:

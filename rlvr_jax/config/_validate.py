@@ -222,11 +222,13 @@ def _train(c: ml_collections.ConfigDict) -> TrainSpec:
   require(_is_number(t.overlong_penalty) and t.overlong_penalty >= 0,
           f"train.overlong_penalty={t.overlong_penalty!r} must be a finite number >= 0")
   require(_is_number(t.tis_cap) and t.tis_cap >= 0, f"train.tis_cap={t.tis_cap!r} must be >= 0 (0 = off)")
+  require(isinstance(t.shared_prompt_forward, bool),
+          f"train.shared_prompt_forward={t.shared_prompt_forward!r} must be True or False")
   return TrainSpec(steps=t.steps, mini_batches=t.mini_batches, micro_batches=t.micro_batches, ppo_epochs=t.ppo_epochs,
                    seed=t.seed, chunk_size=t.chunk_size, dynamic_sampling=bool(t.dynamic_sampling),
                    max_gen_batches=t.max_gen_batches, gen_cap=t.gen_cap, overlong_buffer=t.overlong_buffer,
                    overlong_penalty=float(t.overlong_penalty), mask_truncated=bool(t.mask_truncated),
-                   tis_cap=float(t.tis_cap))
+                   tis_cap=float(t.tis_cap), shared_prompt_forward=t.shared_prompt_forward)
 
 
 def _advantage(c: ml_collections.ConfigDict) -> AdvantageSpec:
@@ -366,6 +368,11 @@ def _check_batch_split(c: ml_collections.ConfigDict, mesh_shape: tuple[int, int,
           f"rollout.num_samples={r.num_samples} / train.mini_batches={t.mini_batches}) is not divisible by "
           f"train.micro_batches={t.micro_batches}")
   micro_rows = minibatch_rows // t.micro_batches
+  groups_per_minibatch = r.prompts_per_step // t.mini_batches
+  require(not t.shared_prompt_forward or groups_per_minibatch % t.micro_batches == 0,
+          f"train.shared_prompt_forward=True needs micro-batches of whole groups: the {groups_per_minibatch} "
+          f"prompts of a mini-batch (rollout.prompts_per_step={r.prompts_per_step} / train.mini_batches="
+          f"{t.mini_batches}) are not divisible by train.micro_batches={t.micro_batches}")
   data_parallel = mesh_shape[0] * mesh_shape[1]
   require(micro_rows % data_parallel == 0,
           f"micro-batch of {micro_rows} responses does not split over mesh.data x mesh.fsdp = "

@@ -73,6 +73,26 @@ def init_cache(config: QwenConfig, batch: int, max_length: int, dtype=jnp.bfloat
   return KVCache(k=k, v=v, kv_mask=jnp.zeros((batch, max_length), jnp.bool_), end_index=jnp.zeros((), jnp.int32))
 
 
+def fan_out_cache(cache: KVCache, copies: int, extra_slots: int, constrain: Constrain = no_constraint) -> KVCache:
+  """A cache of B rows -> B * copies rows (row b repeated `copies` times, row-major), with `extra_slots`
+  empty slots appended after the filled ones.
+
+  A group of samples shares its prompt: the sampler's prefill and the shared-prompt training forward run
+  the prompt once per group and give every sample of the group a copy of its keys / values. Under a
+  gradient the repeat sums the samples' cotangents back into the one prompt pass.
+  """
+  def grow(x: jax.Array) -> jax.Array:  # [(L,) B, S, K, H] -> [(L,) B * copies, S + extra_slots, K, H]
+    lead = x.ndim - 4  # the stacked layer axis of scanned layers
+    x = jnp.repeat(x, copies, axis=lead)
+    x = jnp.pad(x, ((0, 0),) * (lead + 1) + ((0, extra_slots), (0, 0), (0, 0)))
+    return constrain(x, cache_role(cache.stacked))
+
+  grow_all = grow if cache.stacked else lambda arrays: tuple(grow(x) for x in arrays)  # noqa: E731
+  return KVCache(k=grow_all(cache.k), v=grow_all(cache.v),
+                 kv_mask=jnp.pad(jnp.repeat(cache.kv_mask, copies, axis=0), ((0, 0), (0, extra_slots))),
+                 end_index=cache.end_index)
+
+
 def positions_from_mask(attention_mask: jax.Array) -> jax.Array:
   """Token positions that ignore padding: 0 at each row's first real token (left or right padding)."""
   mask = attention_mask.astype(jnp.int32)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rlvr_jax.models import KVCache, init_cache, positions_from_mask
-from rlvr_jax.models._qwen import cache_role
+from rlvr_jax.models import init_cache, positions_from_mask
+from rlvr_jax.models._qwen import fan_out_cache
 from rlvr_jax.models._modules import Constrain, no_constraint
 from rlvr_jax.models._qwen import Qwen
 from rlvr_jax.sampling._loop import SamplerSpec, sample_step
@@ -38,16 +38,7 @@ def prefill(model: Qwen, prompt_ids: jax.Array, prompt_mask: jax.Array, row_keys
   def fan_out(x: jax.Array) -> jax.Array:  # [B, ...] -> [B * n, ...], prompt-major
     return jnp.repeat(x, n, axis=0)
 
-  def grow(x: jax.Array) -> jax.Array:  # [(L,) B, P, K, H] -> [(L,) B * n, P + N - 1, K, H]
-    lead = x.ndim - 4  # the stacked layer axis of scanned layers
-    x = jnp.repeat(x, n, axis=lead)
-    x = jnp.pad(x, ((0, 0),) * (lead + 1) + ((0, new_tokens - 1), (0, 0), (0, 0)))
-    return constrain(x, cache_role(cache.stacked))
-
-  grow_all = grow if cache.stacked else lambda arrays: tuple(grow(x) for x in arrays)  # noqa: E731
-  cache = KVCache(k=grow_all(cache.k), v=grow_all(cache.v),
-                  kv_mask=jnp.pad(fan_out(cache.kv_mask), ((0, 0), (0, new_tokens - 1))),
-                  end_index=cache.end_index)
+  cache = fan_out_cache(cache, n, new_tokens - 1, constrain)
   rows = batch * n
   buffer = lambda dtype, fill: constrain(jnp.full((rows, new_tokens), fill, dtype), "act_bt")  # noqa: E731
   state = DecodeState(

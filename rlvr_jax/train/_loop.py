@@ -226,7 +226,7 @@ def _train(spec: RunSpec, devices: list | None, *, allow_config_change: bool) ->
           batch, metrics, outcomes = collect_rollout(
               config=rollout_config, prompt_batches=train_data,
               generate_fn=lambda *args: programs.generate(state.params, *args), score_texts=reward,
-              decode=spec.codec.decode, scoring_fn=programs.score_old, ref_scoring_fn=programs.score,
+              decode=spec.codec.decode, scoring_fn=programs.score_old, ref_scoring_fn=programs.score_ref,
               params=state.params, ref_params=ref_params, key=jax.random.fold_in(step_key, KeyStream.ROLLOUT),
               place=place, **_rollout_extras(programs, state))
         except StopIteration:

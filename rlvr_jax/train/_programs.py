@@ -36,12 +36,15 @@ from rlvr_jax.train._value_model import make_value_fn
 class Programs:
   """Attributes:
     generate: (params, prompt_ids, prompt_mask, prompt_row_ids, key) -> SamplerOutput.
-    score: (params, prompt_ids, prompt_mask, completion_ids, completion_mask) -> (logp, entropy) [R, N].
+    score: (params, prompt_ids, prompt_mask, completion_ids, completion_mask) -> (logp, entropy) [R, N],
+      any rows (diagnostics score the first rows of a batch).
     update: (state [donated], minibatch, key) -> (state, metrics).
     update_schedules: (objective_state, step metrics, progress) -> objective_state.
     scoring_rows: rows per chunk of the scoring pass (one micro-batch, at least one per device).
     score_old: the rollout's old-log-prob pass, same inputs as `score` -> (logp, entropy, sum_pi_squared
-      | None); `score` itself unless the estimator reads sum pi^2.
+      | None); `score` itself unless the estimator reads sum pi^2 or train.shared_prompt_forward is set.
+    score_ref: the rollout's reference pass, same inputs and outputs as `score`, on a whole rollout batch
+      (whole groups: with train.shared_prompt_forward it runs each group's prompt once).
     greedy: (params, prompt_ids, prompt_mask, prompt_row_ids, key) -> one greedy response per prompt, or
       None (ReMax's baseline).
     values: (critic_params, prompt_ids, prompt_mask, completion_ids, completion_mask) -> values [R, N], or
@@ -57,6 +60,7 @@ class Programs:
   update_schedules: Callable
   scoring_rows: int
   score_old: Callable
+  score_ref: Callable
   greedy: Callable | None = None
   values: Callable | None = None
   critic_update: Callable | None = None
@@ -80,19 +84,23 @@ def build_programs(spec: RunSpec, graphdef: nnx.GraphDef, mesh: Mesh, tx: optax.
   acts = sharding.ActivationSharding(mesh, "train")
   temperature = spec.rollout.sampling.logprob_temperature
   rows = scoring_rows(spec, mesh)
+  group = spec.rollout.sampling.num_samples if spec.train.shared_prompt_forward else 1
   score = make_scoring_fn(graphdef, temperature=temperature, chunk_size=spec.train.chunk_size, with_entropy=True,
                           rows_per_chunk=rows, constrain=acts.constrain)
+  score_ref = score if group == 1 else make_scoring_fn(
+      graphdef, temperature=temperature, chunk_size=spec.train.chunk_size, with_entropy=True, rows_per_chunk=rows,
+      constrain=acts.constrain, prompt_group_size=group)
   update_config = UpdateConfig(micro_batches=spec.train.micro_batches, temperature=temperature,
-                               chunk_size=spec.train.chunk_size, remat=spec.model.remat)
+                               chunk_size=spec.train.chunk_size, remat=spec.model.remat, prompt_group_size=group)
   replicated = NamedSharding(mesh, P())
   update = jax.jit(make_update_step(graphdef, spec.objective, tx, update_config, constrain=acts.constrain),
                    donate_argnums=0, out_shardings=(state_shardings, replicated))
   needs = estimator_needs(spec.advantage.estimator)
-  score_old = lambda *args: (*score(*args), None)  # noqa: E731 - the same compiled pass
+  score_old = lambda *args: (*score_ref(*args), None)  # noqa: E731 - the same compiled pass
   if needs.sum_pi_squared:
     score_old = make_scoring_fn(graphdef, temperature=temperature, chunk_size=spec.train.chunk_size,
                                 with_entropy=True, rows_per_chunk=rows, constrain=acts.constrain,
-                                with_sum_pi_squared=True)
+                                with_sum_pi_squared=True, prompt_group_size=group)
   greedy = None
   if needs.greedy_baseline:  # ReMax: one temperature-0 response per prompt, its own compiled sampler
     greedy = make_generate_fn(graphdef, dataclasses.replace(spec.rollout.sampling, num_samples=1, temperature=0.0,
@@ -114,6 +122,7 @@ def build_programs(spec: RunSpec, graphdef: nnx.GraphDef, mesh: Mesh, tx: optax.
   generate = make_generate_fn(graphdef, spec.rollout.sampling, mesh, calls=spec.rollout.sampler_calls)
   return Programs(generate=generate, score=score, update=update,
                   update_schedules=jax.jit(spec.objective.update_state), scoring_rows=rows, score_old=score_old,
+                  score_ref=score_ref,
                   greedy=greedy, values=values, critic_update=critic_update,
                   update_kl_controller=update_kl_controller)
 

@@ -1,8 +1,9 @@
 """One optimizer step on a mini-batch: forward, chunked token statistics, objective, gradient
 accumulation over micro-batches, optax update. A pure function, jitted once with the state donated.
 
-Micro-batches are strided (micro-batch j holds rows j, j + k, j + 2k, ...), so when the mini-batch rows
-are split over the data-parallel devices every micro-batch is split over all of them too. The gradient
+Micro-batches are strided (micro-batch j holds rows j, j + k, j + 2k, ...; with a shared prompt forward,
+groups j, j + k, ... of prompt_group_size rows), so when the mini-batch rows are split over the
+data-parallel devices every micro-batch is split over all of them too. The gradient
 is that of the whole mini-batch's objective whatever the number of micro-batches (see
 `make_update_step`).
 """
@@ -22,6 +23,7 @@ from rlvr_jax.objectives import Objective, TokenBatch
 from rlvr_jax.objectives._token_stats import TokenStats
 from rlvr_jax.objectives._completion_stats import completion_statistics
 from rlvr_jax.objectives._rollout_batch import RolloutBatch
+from rlvr_jax.train._row_chunks import merge_strided, split_strided
 from rlvr_jax.train._state import TrainState
 
 
@@ -34,20 +36,15 @@ class UpdateConfig:
     temperature: rollout temperature; logits are divided by it before log-probs and entropies.
     chunk_size: tokens per LM-head chunk in `token_statistics`.
     remat: recompute decoder blocks in the backward pass.
+    prompt_group_size: rows come in consecutive groups of this many sharing one prompt, which the
+      forward runs once per group (`completion_statistics`); 1 runs every row's prompt.
   """
 
   micro_batches: int = 1
   temperature: float = 1.0
   chunk_size: int = 1024
   remat: bool = False
-
-
-def _strided_micro_batches(tree: Any, k: int) -> Any:
-  def split(x):
-    rows = x.shape[0]
-    return jnp.swapaxes(x.reshape((rows // k, k) + x.shape[1:]), 0, 1)
-
-  return jax.tree.map(split, tree)
+  prompt_group_size: int = 1
 
 
 def make_update_step(graphdef: nnx.GraphDef, objective: Objective, tx: optax.GradientTransformation,
@@ -72,7 +69,7 @@ def make_update_step(graphdef: nnx.GraphDef, objective: Objective, tx: optax.Gra
     return completion_statistics(model, micro.prompt_ids, micro.prompt_mask, micro.completion_ids,
                                  micro.response_mask, temperature=config.temperature,
                                  chunk_size=config.chunk_size, constrain=constrain, remat=config.remat,
-                                 **stats_request)
+                                 prompt_group_size=config.prompt_group_size, **stats_request)
 
   def objective_fn(stats: TokenStats, minibatch: RolloutBatch, objective_state, key):
     batch = TokenBatch.from_token_stats(
@@ -96,12 +93,13 @@ def make_update_step(graphdef: nnx.GraphDef, objective: Objective, tx: optax.Gra
     return jax.value_and_grad(loss_fn, has_aux=True)(params)
 
   def accumulated_gradient(params, minibatch, objective_state, key, k):
-    micros = _strided_micro_batches(minibatch, k)
+    group = config.prompt_group_size
+    micros = split_strided(minibatch, k, group)
     stats = jax.lax.map(lambda micro: stats_fn(jax.lax.stop_gradient(params), micro), micros)
-    stats = _unsplit(stats)
+    stats = merge_strided(stats, group)
     (loss, metrics), cotangent = jax.value_and_grad(objective_fn, has_aux=True)(
         stats, minibatch, objective_state, key)
-    cotangents = _strided_micro_batches(cotangent, k)
+    cotangents = split_strided(cotangent, k, group)
 
     def accumulate(grads_sum, inputs):
       micro, micro_cotangent = inputs
@@ -115,8 +113,9 @@ def make_update_step(graphdef: nnx.GraphDef, objective: Objective, tx: optax.Gra
 
   def update_step(state: TrainState, minibatch: RolloutBatch, key: jax.Array):
     k = config.micro_batches
-    if minibatch.num_rows % k:
-      raise ValueError(f"mini-batch of {minibatch.num_rows} rows does not split into train.micro_batches={k}")
+    if minibatch.num_rows % (k * config.prompt_group_size):
+      raise ValueError(f"mini-batch of {minibatch.num_rows} rows does not split into train.micro_batches={k} "
+                       f"of whole groups of {config.prompt_group_size}")
     if k == 1:
       (loss, metrics), grads = direct_gradient(state.params, minibatch, state.objective_state, key)
     else:
@@ -138,11 +137,3 @@ def make_update_step(graphdef: nnx.GraphDef, objective: Objective, tx: optax.Gra
     return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
 
   return update_step
-
-
-def _unsplit(tree: Any) -> Any:
-  """Inverse of `_strided_micro_batches`: [k, M / k, ...] -> [M, ...] in the original row order."""
-  def merge(x):
-    return jnp.swapaxes(x, 0, 1).reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
-
-  return jax.tree.map(merge, tree)

@@ -2,6 +2,7 @@
 runs for it, resuming (a finished run is skipped), and the tables. No scientific outcome is asserted:
 the bench measures those. Here in tests/train so the run shares the session's warm-start and XLA caches."""
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -59,7 +60,11 @@ def test_every_knob_level_builds_a_valid_config(tmp_path):
   for method, knob in study.KNOBS.items():
     assert len(knob.levels) == len(knob.strength) >= 4 and knob.strength[0] == 0.0
     for level in knob.levels:
-      validate(study.run_config(method, level, 1, study.FULL, str(tmp_path / method)), num_devices=1)
+      spec = validate(study.run_config(method, level, 1, study.FULL, str(tmp_path / method)), num_devices=1)
+      assert spec.train.shared_prompt_forward  # the study runs each group's prompt once
+  per_row = dataclasses.replace(study.FULL, shared_prompt_forward=False)  # --per-row-forward
+  assert not validate(study.run_config("steer", 1.0, 1, per_row, str(tmp_path / "rows")),
+                      num_devices=1).train.shared_prompt_forward
 
 
 def test_mean_ci_hand_computed():
