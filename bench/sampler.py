@@ -14,6 +14,17 @@ weights + KV actually filled (average over the steps); our decode attends over t
   python bench/sampler.py                       # tiny preset, CPU-sized
   python bench/sampler.py --preset qwen2.5-1.5b --batch 64 --prompt-len 512 --gen-len 1024   # GPU
   python bench/sampler.py --preset qwen2.5-1.5b --batch 256 --prompt-len 512 --gen-len 1024 --skip-hf
+
+Length-distribution mode (`--lengths lognormal`): RLVR responses have long-tailed lengths, so each row's
+length is drawn from a log-normal with mean `--mean-frac` x the budget and `--budget-frac` of the rows
+reaching the budget, and a bench-only logits processor makes row r emit the stop token exactly at its
+drawn length (and never before), in every sampler, so all of them do the same useful work. One run
+prints, per sampler (transformers `generate`, the static sampler reading the whole cache, the static
+sampler reading filled blocks, the continuous sampler): useful tokens/s over the whole call (prefill
+included), slot utilization (useful decode tokens / slot-steps) and decode bytes read per useful token
+(weights + KV) next to the ideal (weights once per step + each token's filled KV only).
+
+  python bench/sampler.py --lengths lognormal --batch 16 --num-samples 8 --prompt-len 64 --gen-len 128
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ import numpy as np  # noqa: E402
 
 from rlvr_jax import models  # noqa: E402
 from rlvr_jax.sampling import generate  # noqa: E402
+import sampler_lengths  # noqa: E402  (bench/, beside this script)
 
 
 def _timed(fn: Callable[[], object], repeats: int) -> float:
@@ -116,6 +128,12 @@ def main() -> None:
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--bandwidth-mb", type=int, default=None, help="copy-bandwidth buffer (default 1024 / 256 CPU)")
   parser.add_argument("--skip-hf", action="store_true", help="only time rlvr_jax")
+  parser.add_argument("--lengths", choices=["full", "lognormal"], default="full",
+                      help="full: every row runs the whole budget; lognormal: long-tailed lengths (module doc)")
+  parser.add_argument("--mean-frac", type=float, default=0.4, help="lognormal: mean length / budget")
+  parser.add_argument("--budget-frac", type=float, default=0.05, help="lognormal: fraction of rows reaching the budget")
+  parser.add_argument("--slots", type=int, default=0, help="continuous sampler slots (0 = a quarter of the rows)")
+  parser.add_argument("--decode-block", type=int, default=128, help="KV slots decode attention reads at a time")
   parser.add_argument("--torch-threads", type=int, default=None,
                       help="torch CPU threads (default 1 on CPU: OpenMP barriers on oversubscribed shared cores "
                            "cost a scheduler time slice per op, ~100x slower decode)")
@@ -140,6 +158,9 @@ def main() -> None:
   ids = np.random.default_rng(0).integers(0, config.vocab_size, (args.batch, args.prompt_len)).astype(np.int32)
   mask = np.ones_like(ids)
 
+  if args.lengths == "lognormal":
+    sampler_lengths.run(args, model, ids, config, dtype, on_cpu=on_cpu, timed=_timed)
+    return
   results = []
   one, full = jax_times(model, ids, mask, gen_len=args.gen_len, num_samples=args.num_samples, repeats=args.repeats)
   results.append(("rlvr_jax (while_loop, static cache)", one, full))

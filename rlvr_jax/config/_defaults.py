@@ -58,6 +58,10 @@ def base_config(method: str) -> ml_collections.ConfigDict:
   c.rollout.top_p = 1.0
   c.rollout.top_k = 0              # 0 = off
   c.rollout.stop_tokens = "<|im_end|>,<|endoftext|>"
+  c.rollout.batching = "continuous"  # "continuous": decode slots refilled as responses end; "static": every row
+                                   # keeps its slot until the call's longest response ends
+  c.rollout.slots = 0              # continuous decode slots per sampler call; 0 = a quarter of the call's rows
+  c.rollout.decode_block = 128     # KV cache slots decode attention reads at a time (only filled blocks); 0 = all
 
   c.reward = ml_collections.ConfigDict()
   c.reward.name = "math_verify"

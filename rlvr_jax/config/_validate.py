@@ -107,13 +107,15 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
   warm_start = _warm_start(c)
   _check_context(c, model.architecture)
   codec = _codec(c, rollout_values["stop_tokens"], model.architecture.vocab_size)
+  prompts_per_call = c.rollout.prompts_per_call or c.rollout.gen_prompts or c.rollout.prompts_per_step
   sampling = SamplingSettings(num_samples=c.rollout.num_samples, max_new_tokens=c.rollout.max_new_tokens,
                               temperature=c.rollout.temperature, top_p=c.rollout.top_p, top_k=c.rollout.top_k,
-                              stop_token_ids=codec.stop_token_ids)
+                              stop_token_ids=codec.stop_token_ids,
+                              slots=_decode_slots(c.rollout, prompts_per_call * c.rollout.num_samples),
+                              decode_block=c.rollout.decode_block)
   rollout = RolloutSpec(prompts_per_step=c.rollout.prompts_per_step,
                         gen_prompts=c.rollout.gen_prompts or c.rollout.prompts_per_step,
-                        prompts_per_call=(c.rollout.prompts_per_call or c.rollout.gen_prompts
-                                          or c.rollout.prompts_per_step), sampling=sampling,
+                        prompts_per_call=prompts_per_call, sampling=sampling,
                         stop_tokens=rollout_values["stop_tokens"])
   return RunSpec(name=c.name, method=c.method, run_dir=run_dir, model=model, codec=codec, data=data,
                  rollout=rollout, reward=reward, advantage=advantage, objective=objective, train=train, optim=optim,
@@ -180,7 +182,28 @@ def _check_rollout(c: ml_collections.ConfigDict) -> dict:
   require(_is_int(r.top_k, 0), f"rollout.top_k={r.top_k!r} must be >= 0 (0 = off)")
   stop_tokens = tuple(t for t in r.stop_tokens.split(",") if t)
   require(bool(stop_tokens), "rollout.stop_tokens is empty; name at least the EOS token")
+  require(r.batching in BATCHING_MODES, f"rollout.batching={r.batching!r}; known: {', '.join(BATCHING_MODES)}")
+  require(_is_int(r.slots, 0), f"rollout.slots={r.slots!r} must be an int >= 0 (0 = a quarter of a call's rows)")
+  require(r.batching == "continuous" or r.slots == 0,
+          f"rollout.slots={r.slots} is for rollout.batching='continuous', not {r.batching!r}")
+  require(_is_int(r.decode_block, 0), f"rollout.decode_block={r.decode_block!r} must be an int >= 0 (0 = read every "
+                                      "cache slot)")
   return {"stop_tokens": stop_tokens}
+
+
+BATCHING_MODES = ("continuous", "static")
+
+
+def _decode_slots(r: ml_collections.ConfigDict, rows_per_call: int) -> int:
+  """The sampler's `slots`: 0 for the static batch; else rollout.slots, or a quarter of a call's rows.
+
+  A quarter: with RLVR's long-tailed lengths (mean ~40% of the budget) a quarter of the rows keeps the
+  slots ~90% busy while the loop runs about twice the static batch's steps (bench/sampler.py
+  --lengths); more slots run fewer, emptier steps.
+  """
+  if r.batching == "static":
+    return 0
+  return r.slots or max(1, rows_per_call // 4)
 
 
 def _data(c: ml_collections.ConfigDict) -> DataSpec:

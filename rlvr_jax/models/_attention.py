@@ -107,14 +107,16 @@ def resolve_attention(option: str | AttentionKernel, *, platform: str, dtype) ->
 
 def masked_attention(q: jax.Array, keys: jax.Array, values: jax.Array, kv_mask: jax.Array,
                      query_slots: jax.Array) -> jax.Array:
-  """q [B, T, N, H], keys / values [B, S, K, H], kv_mask [B, S] bool, query_slots [T] -> [B, T, N, H].
+  """q [B, T, N, H], keys / values [B, S, K, H], kv_mask [B, S] bool, query_slots [T] (or [B, T] per
+  row) -> [B, T, N, H].
 
   Query t attends to the real slots s <= query_slots[t]. Softmax runs in float32 inside
   `dot_product_attention`; fully masked (padding) query rows get a uniform distribution instead of NaN.
   """
   key_slots = jnp.arange(keys.shape[1])  # [S]
-  causal = key_slots[None, :] <= query_slots[:, None]  # [T, S]
-  mask = causal[None, None, :, :] & kv_mask[:, None, None, :]  # [B, 1, T, S]
+  causal = key_slots <= query_slots[..., None]  # [T, S] or [B, T, S]
+  causal = causal[None, None] if causal.ndim == 2 else causal[:, None]  # [B or 1, 1, T, S]
+  mask = causal & kv_mask[:, None, None, :]  # [B, 1, T, S]
   return jax.nn.dot_product_attention(q, keys.astype(q.dtype), values.astype(q.dtype), mask=mask)
 
 

@@ -25,6 +25,7 @@ from flax import nnx, struct
 
 from rlvr_jax.models._attention import AttentionKernel, fused_self_attention, masked_attention
 from rlvr_jax.models._config import QwenConfig
+from rlvr_jax.models._decode_attention import blocked_decode_attention
 from rlvr_jax.models._precision import read_param
 
 # A function (array, role) -> array that applies the activation layout for that role; identity when
@@ -82,12 +83,23 @@ class LayerKV:
   k: jax.Array
   v: jax.Array
   layer: jax.Array | None = None  # [] int
+  decode_block: int = struct.field(pytree_node=False, default=0)  # `KVCache.decode_block`
 
   def write(self, k: jax.Array, v: jax.Array, write_index: jax.Array
             ) -> tuple["LayerKV", jax.Array, jax.Array]:
-    """Writes k / v [B, T, K, H] at slots [write_index, write_index + T) of every row; returns the updated
-    store and this layer's keys / values [B, S, K, H] after the write."""
+    """Writes k / v [B, T, K, H] at slots [write_index, write_index + T) of every row (`write_index` []),
+    or one token per row at its own slot (`write_index` [B], T = 1); returns the updated store and this
+    layer's keys / values [B, S, K, H] after the write."""
     k, v = k.astype(self.k.dtype), v.astype(self.v.dtype)
+    if write_index.ndim == 1:
+      rows = jnp.arange(k.shape[0])
+      if self.layer is None:
+        new_k, new_v = self.k.at[rows, write_index].set(k[:, 0]), self.v.at[rows, write_index].set(v[:, 0])
+        return self.replace(k=new_k, v=new_v), new_k, new_v
+      new_k = self.k.at[self.layer, rows, write_index].set(k[:, 0])
+      new_v = self.v.at[self.layer, rows, write_index].set(v[:, 0])
+      read = lambda x: jax.lax.dynamic_index_in_dim(x, self.layer, 0, keepdims=False)  # noqa: E731
+      return self.replace(k=new_k, v=new_v), read(new_k), read(new_v)
     if self.layer is None:
       start = (0, write_index, 0, 0)
       new_k = jax.lax.dynamic_update_slice(self.k, k, start)
@@ -128,9 +140,9 @@ class Attention(nnx.Module):
       x: jax.Array,  # [B, T, D]
       positions: jax.Array,  # [B, T]
       kv_mask: jax.Array,  # [B, S] bool: slots holding real tokens (after this call's writes)
-      query_slots: jax.Array,  # [T] int: the slot each query token occupies
+      query_slots: jax.Array,  # [T] int (or [B, T] per row): the slot each query token occupies
       cache: LayerKV | None,  # the cache this block writes, or None (S == T)
-      write_index: jax.Array | None,  # [] int: first slot this call writes into the cache
+      write_index: jax.Array | None,  # [] int: first slot this call writes ([B] per row, T = 1)
       constrain: Constrain,
   ) -> tuple[jax.Array, LayerKV | None]:
     cfg, dtype = self.config, self.dtype
@@ -156,6 +168,9 @@ class Attention(nnx.Module):
     if self.kernel.name != "xla" and seq_len > 1 and keys.shape[1] == seq_len:
       # Self-attention over this call's T tokens (no cache, or a cache of exactly T slots: prefill).
       out = fused_self_attention(self.kernel, q, k, v, kv_mask, constrain)  # [B, T, N, H]
+    elif cache is not None and seq_len == 1 and cache.decode_block:
+      # Decode: read the filled blocks only (the batch's highest written slot bounds them).
+      out = blocked_decode_attention(q, keys, values, kv_mask, jnp.max(query_slots) + 1, cache.decode_block)
     else:
       out = masked_attention(q, keys, values, kv_mask, query_slots)  # [B, T, N, H]
     out = constrain(out, "act_btnh")

@@ -27,21 +27,27 @@ from rlvr_jax.models._scan import run_stacked, stack_blocks
 
 @struct.dataclass
 class KVCache:
-  """Per-layer key/value slots, written in place by `dynamic_update_slice`.
+  """Per-layer key/value slots, written in place.
 
-  All rows share one write index: prompts are left-padded to a common length, so slot t of every row
-  is written by the same decode step. Padding slots stay masked through `kv_mask`.
+  The static sampler's rows share one write index: prompts are left-padded to a common length, so slot
+  t of every row is written by the same decode step (`dynamic_update_slice`). The continuous sampler's
+  slots each hold a different row at a different step, so there `end_index` is per row and a decode
+  step writes one token per row at its own slot (a scatter). Padding slots stay masked through `kv_mask`.
 
   Attributes:
     k, v: one [B, S, K, H] array per layer; with scanned layers one stacked [L, B, S, K, H] array.
     kv_mask: [B, S] bool, slots that hold real (non-padding) tokens.
-    end_index: [] int32, the next slot to write.
+    end_index: [] int32 (or [B] per row), the next slot to write.
+    decode_block: 0, or the block of slots a one-token decode step reads at a time
+      (`rlvr_jax.models._decode_attention`): only the blocks up to the highest written slot are read.
+      Static (part of the program).
   """
 
   k: tuple[jax.Array, ...] | jax.Array
   v: tuple[jax.Array, ...] | jax.Array
   kv_mask: jax.Array
   end_index: jax.Array
+  decode_block: int = struct.field(pytree_node=False, default=0)
 
   @property
   def max_length(self) -> int:
@@ -59,9 +65,9 @@ def cache_role(stacked: bool) -> str:
 
 
 def init_cache(config: QwenConfig, batch: int, max_length: int, dtype=jnp.bfloat16,
-               constrain: Constrain = no_constraint, *, scan_layers: bool = False) -> KVCache:
+               constrain: Constrain = no_constraint, *, scan_layers: bool = False, decode_block: int = 0) -> KVCache:
   """An empty cache of `max_length` slots for `batch` rows, in the layout of a model with or without
-  `scan_layers`."""
+  `scan_layers`, read `decode_block` slots at a time by decode attention (0: all at once)."""
   shape = (batch, max_length, config.num_kv_heads, config.head_dim)
   if scan_layers:
     zeros = lambda: constrain(jnp.zeros((config.num_layers,) + shape, dtype), "cache_lbskh")  # noqa: E731
@@ -70,12 +76,14 @@ def init_cache(config: QwenConfig, batch: int, max_length: int, dtype=jnp.bfloat
     zeros = lambda: constrain(jnp.zeros(shape, dtype), "cache_bskh")  # noqa: E731
     k = tuple(zeros() for _ in range(config.num_layers))
     v = tuple(zeros() for _ in range(config.num_layers))
-  return KVCache(k=k, v=v, kv_mask=jnp.zeros((batch, max_length), jnp.bool_), end_index=jnp.zeros((), jnp.int32))
+  return KVCache(k=k, v=v, kv_mask=jnp.zeros((batch, max_length), jnp.bool_), end_index=jnp.zeros((), jnp.int32),
+                 decode_block=decode_block)
 
 
-def fan_out_cache(cache: KVCache, copies: int, extra_slots: int, constrain: Constrain = no_constraint) -> KVCache:
+def fan_out_cache(cache: KVCache, copies: int, extra_slots: int, constrain: Constrain = no_constraint, *,
+                  decode_block: int = 0) -> KVCache:
   """A cache of B rows -> B * copies rows (row b repeated `copies` times, row-major), with `extra_slots`
-  empty slots appended after the filled ones.
+  empty slots appended after the filled ones, read in blocks of `decode_block` when decoding.
 
   A group of samples shares its prompt: the sampler's prefill and the shared-prompt training forward run
   the prompt once per group and give every sample of the group a copy of its keys / values. Under a
@@ -90,7 +98,7 @@ def fan_out_cache(cache: KVCache, copies: int, extra_slots: int, constrain: Cons
   grow_all = grow if cache.stacked else lambda arrays: tuple(grow(x) for x in arrays)  # noqa: E731
   return KVCache(k=grow_all(cache.k), v=grow_all(cache.v),
                  kv_mask=jnp.pad(jnp.repeat(cache.kv_mask, copies, axis=0), ((0, 0), (0, extra_slots))),
-                 end_index=cache.end_index)
+                 end_index=cache.end_index, decode_block=decode_block)
 
 
 def positions_from_mask(attention_mask: jax.Array) -> jax.Array:
@@ -173,14 +181,20 @@ class Qwen(nnx.Module):
                          f"(scan_layers={self.scan_layers}); build it with init_cache(..., scan_layers="
                          f"{self.scan_layers})")
       write_index = cache.end_index
-      query_slots = write_index + jnp.arange(seq_len)
-      kv_mask = jax.lax.dynamic_update_slice(cache.kv_mask, attention_mask, (0, write_index))
+      if write_index.ndim == 1:  # one token per row, each at its own slot
+        if seq_len != 1:
+          raise ValueError(f"a per-row KV cache write index takes one token per row, got {seq_len}")
+        query_slots = write_index[:, None]  # [B, 1]
+        kv_mask = cache.kv_mask.at[jnp.arange(input_ids.shape[0]), write_index].set(attention_mask[:, 0])
+      else:
+        query_slots = write_index + jnp.arange(seq_len)
+        kv_mask = jax.lax.dynamic_update_slice(cache.kv_mask, attention_mask, (0, write_index))
 
     def run_block(layer, x, layer_cache):
       return layer(x, positions, kv_mask, query_slots, layer_cache, write_index, constrain)
 
     if self.scan_layers:
-      stacked = None if cache is None else LayerKV(cache.k, cache.v)
+      stacked = None if cache is None else LayerKV(cache.k, cache.v, decode_block=cache.decode_block)
       x, stacked = run_stacked(self.layers, x, stacked, remat=remat, apply=run_block)
       new_k, new_v = (None, None) if stacked is None else (stacked.k, stacked.v)
     else:
@@ -188,7 +202,7 @@ class Qwen(nnx.Module):
         run_block = nnx.remat(run_block)
       new_k, new_v = [], []
       for i, layer in enumerate(self.layers):
-        layer_cache = None if cache is None else LayerKV(cache.k[i], cache.v[i])
+        layer_cache = None if cache is None else LayerKV(cache.k[i], cache.v[i], decode_block=cache.decode_block)
         x, updated = run_block(layer, x, layer_cache)
         if updated is not None:
           new_k.append(updated.k)
@@ -198,7 +212,8 @@ class Qwen(nnx.Module):
 
     new_cache = None
     if cache is not None:
-      new_cache = KVCache(k=new_k, v=new_v, kv_mask=kv_mask, end_index=write_index + seq_len)
+      new_cache = KVCache(k=new_k, v=new_v, kv_mask=kv_mask, end_index=write_index + seq_len,
+                          decode_block=cache.decode_block)
     return hidden, new_cache
 
   def logits(self, hidden: jax.Array, constrain: Constrain = no_constraint) -> jax.Array:

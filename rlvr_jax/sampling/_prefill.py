@@ -14,8 +14,9 @@ from rlvr_jax.models import init_cache, positions_from_mask
 from rlvr_jax.models._qwen import fan_out_cache
 from rlvr_jax.models._modules import Constrain, no_constraint
 from rlvr_jax.models._qwen import Qwen
-from rlvr_jax.sampling._loop import SamplerSpec, sample_step
-from rlvr_jax.sampling._state import DecodeState, FinishReason
+from rlvr_jax.sampling._draw import SamplerSpec
+from rlvr_jax.sampling._loop import sample_step
+from rlvr_jax.sampling._state import DecodeState, DecodeStats, FinishReason
 from rlvr_jax.sampling._strategies import SamplingKnobs
 
 
@@ -38,7 +39,10 @@ def prefill(model: Qwen, prompt_ids: jax.Array, prompt_mask: jax.Array, row_keys
   def fan_out(x: jax.Array) -> jax.Array:  # [B, ...] -> [B * n, ...], prompt-major
     return jnp.repeat(x, n, axis=0)
 
-  cache = fan_out_cache(cache, n, new_tokens - 1, constrain)
+  cache = fan_out_cache(cache, n, new_tokens - 1, constrain, decode_block=spec.decode_block)
+  # A write index per row (all equal here): decode steps then run the continuous sampler's model path
+  # (one scatter per token), so both samplers compute a row the same way.
+  cache = cache.replace(end_index=jnp.full((batch * n,), prompt_len, jnp.int32))
   rows = batch * n
   buffer = lambda dtype, fill: constrain(jnp.full((rows, new_tokens), fill, dtype), "act_bt")  # noqa: E731
   state = DecodeState(
@@ -53,5 +57,6 @@ def prefill(model: Qwen, prompt_ids: jax.Array, prompt_mask: jax.Array, row_keys
       last_position=fan_out(positions[:, -1]),
       row_keys=row_keys,
       cache=cache,
+      stats=DecodeStats.zero(),
   )
   return sample_step(state, fan_out(logits), knobs, spec)

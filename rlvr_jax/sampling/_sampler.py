@@ -20,6 +20,7 @@ so the loop updates the prefill's buffers in place.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -34,10 +35,16 @@ from rlvr_jax.models import KVCache, QwenConfig
 from rlvr_jax.models._modules import no_constraint
 from rlvr_jax.models._precision import cast_params
 from rlvr_jax.models._qwen import Qwen, cache_role
-from rlvr_jax.sampling._loop import SamplerSpec, decode
+from rlvr_jax.sampling._continuous import (PromptStore, cache_slots, continuous_decode, continuous_output,
+                                           continuous_prefill)
+from rlvr_jax.sampling._draw import ROW_TILE, LogitsProcessor, SamplerSpec
+from rlvr_jax.sampling._loop import decode
 from rlvr_jax.sampling._prefill import prefill
-from rlvr_jax.sampling._state import DecodeState, SamplerOutput, row_keys
+from rlvr_jax.sampling._state import DecodeState, DecodeStats, SamplerOutput, row_keys
 from rlvr_jax.sampling._strategies import SamplingKnobs, make_strategy
+
+# Slots of KV cache a decode step's attention reads at a time (`rlvr_jax.models._decode_attention`).
+DEFAULT_DECODE_BLOCK = 128
 
 
 def generate(
@@ -58,6 +65,10 @@ def generate(
     pad_id: int = 0,
     return_sampling_logprobs: bool = False,
     cache_dtype: Any | None = None,
+    slots: int = 0,
+    decode_block: int = DEFAULT_DECODE_BLOCK,
+    batch_invariant: bool = False,
+    logits_processor: LogitsProcessor | None = None,
 ) -> SamplerOutput:
   """Samples `num_samples` completions of up to `max_new_tokens` tokens for each left-padded prompt.
 
@@ -77,15 +88,26 @@ def generate(
     pad_id: token written after a row's end.
     return_sampling_logprobs: also return log-probs under the truncated sampling distribution.
     cache_dtype: KV cache dtype; default the model's compute dtype.
+    slots: 0 = static batch: all R rows decode together until the last one ends. S > 0 = continuous
+      batching with S decode slots refilled as rows end (`rlvr_jax.sampling._continuous`), allocated in
+      whole tiles of 8 (S rounded up) and at most R; the same tokens and log-probs as the static batch.
+    decode_block: decode attention reads the KV cache in blocks of this many slots, only up to the
+      highest filled slot (0 = every slot through XLA's masked attention).
+    batch_invariant: run each decode step on tiles of 8 rows, so a row's arithmetic is the same at any
+      batch size (bitwise reproducible across slot counts; slower: `rlvr_jax.sampling._row_tiles`).
+    logits_processor: (logits [R, V], row ids [R], steps [R]) -> logits, applied before each draw; static
+      (a new function object compiles new programs).
 
   Returns:
     `SamplerOutput` with R = B * num_samples rows; arrays stay on device (nothing is synced to host).
   """
-  spec = _sampler_spec(model.config, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                       top_k=top_k, min_p=min_p, stop_token_ids=stop_token_ids, num_samples=num_samples,
-                       pad_id=pad_id, return_sampling_logprobs=return_sampling_logprobs)
   ids, mask = _check_prompts(prompt_ids, prompt_mask, model.config.vocab_size)
   batch, prompt_len = ids.shape
+  spec = _sampler_spec(model.config, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                       top_k=top_k, min_p=min_p, stop_token_ids=stop_token_ids, num_samples=num_samples,
+                       pad_id=pad_id, return_sampling_logprobs=return_sampling_logprobs, slots=slots,
+                       decode_block=decode_block, rows=batch * num_samples, batch_invariant=batch_invariant,
+                       logits_processor=logits_processor)
   if prompt_ids_for_rng is None:
     prompt_ids_for_rng = np.arange(batch, dtype=np.int32)
   if tuple(np.shape(prompt_ids_for_rng)) != (batch,):
@@ -101,7 +123,7 @@ def generate(
   inputs = programs.place_inputs(ids, mask, jnp.asarray(prompt_ids_for_rng, jnp.int32))
   state = programs.prefill(params, *inputs, key, knobs)
   state = programs.decode(params, state, knobs)
-  return programs.finish(state.replace(cache=None))
+  return programs.finish(programs.strip(state))
 
 
 class SamplerPrograms(NamedTuple):
@@ -121,17 +143,21 @@ class SamplerPrograms(NamedTuple):
 def sampler_programs(model: Qwen, batch: int, prompt_len: int, *, max_new_tokens: int, temperature: float = 1.0,
                      top_p: float = 1.0, top_k: int = 0, min_p: float = 0.0, stop_token_ids: Sequence[int] = (),
                      num_samples: int = 1, mesh: Mesh | None = None, pad_id: int = 0,
-                     return_sampling_logprobs: bool = False, cache_dtype: Any | None = None) -> SamplerPrograms:
+                     return_sampling_logprobs: bool = False, cache_dtype: Any | None = None, slots: int = 0,
+                     decode_block: int = DEFAULT_DECODE_BLOCK, batch_invariant: bool = False,
+                     logits_processor: LogitsProcessor | None = None) -> SamplerPrograms:
   """The programs `generate(model, [batch, prompt_len] prompts, ...)` runs, and their abstract arguments.
 
   `model` may be abstract (`rlvr_jax.models.abstract_model`, or `nnx.merge` of a graphdef with
   `jax.ShapeDtypeStruct` parameters): its parameters' shapes, dtypes and shardings are the parameter
   arguments. Every other argument means what it means for `generate`.
   """
+  _check_positive_int("batch", batch)
   spec = _sampler_spec(model.config, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                        top_k=top_k, min_p=min_p, stop_token_ids=stop_token_ids, num_samples=num_samples,
-                       pad_id=pad_id, return_sampling_logprobs=return_sampling_logprobs)
-  _check_positive_int("batch", batch)
+                       pad_id=pad_id, return_sampling_logprobs=return_sampling_logprobs, slots=slots,
+                       decode_block=decode_block, rows=batch * num_samples, batch_invariant=batch_invariant,
+                       logits_processor=logits_processor)
   _check_positive_int("prompt_len", prompt_len)
   params, programs = _model_programs(model, spec, mesh, cache_dtype, batch, prompt_len)
   params = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
@@ -153,37 +179,53 @@ def sampler_programs(model: Qwen, batch: int, prompt_len: int, *, max_new_tokens
 
 def _sampler_spec(config: QwenConfig, *, max_new_tokens: int, temperature: float, top_p: float, top_k: int,
                   min_p: float, stop_token_ids: Sequence[int], num_samples: int, pad_id: int,
-                  return_sampling_logprobs: bool) -> SamplerSpec:
+                  return_sampling_logprobs: bool, slots: int, decode_block: int, rows: int,
+                  batch_invariant: bool = False, logits_processor: LogitsProcessor | None = None) -> SamplerSpec:
   """Checks the sampling settings and returns their static half."""
   strategy = make_strategy(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p)
   _check_positive_int("max_new_tokens", max_new_tokens)
   _check_positive_int("num_samples", num_samples)
+  for name, value in (("slots", slots), ("decode_block", decode_block)):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+      raise ValueError(f"{name}={value!r}: must be an int >= 0 (0 = off)")
   stop_token_ids = tuple(stop_token_ids)
   for token in stop_token_ids:
     _check_token("stop_token_ids", token, config.vocab_size)
   _check_token("pad_id", pad_id, config.vocab_size)
   return SamplerSpec(max_new_tokens=max_new_tokens, num_samples=num_samples,
                      stop_token_ids=tuple(int(t) for t in stop_token_ids), strategy=strategy, pad_id=int(pad_id),
-                     context_limit=config.max_position_embeddings, sampling_logprobs=return_sampling_logprobs)
+                     context_limit=config.max_position_embeddings, sampling_logprobs=return_sampling_logprobs,
+                     decode_block=int(decode_block), slots=min(-(-int(slots) // ROW_TILE) * ROW_TILE, rows),
+                     batch_invariant=bool(batch_invariant), logits_processor=logits_processor)
 
 
 def _model_programs(model: Qwen, spec: SamplerSpec, mesh: Mesh | None, cache_dtype: Any | None, batch: int,
                     prompt_len: int) -> tuple[nnx.State, _Programs]:
   """The model's parameters and the (cached) programs for its structure, these settings and shapes."""
+  spec = dataclasses.replace(spec, slot_groups=_slot_groups(spec, mesh, batch))
   graphdef, params = nnx.split(model)
   dtype = jnp.dtype(model.dtype if cache_dtype is None else cache_dtype)
   return params, _programs(graphdef, model.config, spec, mesh, jnp.dtype(model.dtype).name, dtype.name, batch,
                            prompt_len, model.scan_layers)
 
 
+def _slot_groups(spec: SamplerSpec, mesh: Mesh | None, batch: int) -> int:
+  """One slot group per data-parallel shard when the prompts and the slots split evenly over them."""
+  if mesh is None or not spec.slots:
+    return 1
+  shards = mesh.shape["data"] * mesh.shape["fsdp"]
+  return shards if batch % shards == 0 and spec.slots % shards == 0 else 1
+
+
 class _Programs(NamedTuple):
   """The jitted functions of one (model structure, spec, mesh, cache dtype, input shape) combination."""
 
-  prefill: Callable  # (params, prompt_ids, prompt_mask, rng_ids, key, knobs) -> DecodeState
-  decode: Callable  # (params, state [donated], knobs) -> DecodeState
-  finish: Callable  # DecodeState without cache -> SamplerOutput
+  prefill: Callable  # (params, prompt_ids, prompt_mask, rng_ids, key, knobs) -> loop state
+  decode: Callable  # (params, state [donated], knobs) -> loop state
+  strip: Callable  # decode's result -> the part `finish` reads (no KV cache)
+  finish: Callable  # stripped result -> SamplerOutput (the continuous decode program returns it already)
   place_inputs: Callable  # host or device arrays -> arrays in the prefill's input layout
-  state_shardings: DecodeState | None  # the decode state's layout (None without a mesh)
+  state_shardings: DecodeState | PromptStore | None  # the prefill's result's layout (None without a mesh)
 
 
 @functools.lru_cache(maxsize=64)
@@ -197,28 +239,37 @@ def _programs(graphdef: nnx.GraphDef, config: QwenConfig, spec: SamplerSpec, mes
       params = _constrain_params(params, mesh)
     return nnx.merge(graphdef, params)
 
-  def run_prefill(params, prompt_ids, prompt_mask, rng_ids, key, knobs) -> DecodeState:
+  def run_prefill(params, prompt_ids, prompt_mask, rng_ids, key, knobs):
     keys = row_keys(key, rng_ids, spec.num_samples)
+    if spec.slots:  # token 0 is drawn when a row is admitted to a slot
+      return continuous_prefill(model_from(params), prompt_ids, prompt_mask, keys,
+                                cache_dtype=jnp.dtype(cache_dtype), constrain=constrain)
     return prefill(model_from(params), prompt_ids, prompt_mask, keys, knobs, spec,
                    cache_dtype=jnp.dtype(cache_dtype), constrain=constrain)
 
-  def run_decode(params, state, knobs) -> DecodeState:
+  def run_decode(params, state, knobs):
+    if spec.slots:  # the rows' outputs: the slots end in a smaller tail phase than they start
+      return continuous_output(continuous_decode(model_from(params), state, knobs, spec, constrain=constrain))
     return decode(model_from(params), state, knobs, spec, constrain=constrain)
 
-  finish = SamplerOutput.from_state
+  if spec.slots:  # the decode program already returns the output
+    strip = finish = lambda output: output  # noqa: E731
+  else:
+    strip, finish = (lambda state: state.replace(cache=None)), SamplerOutput.from_state
+  # The static decode updates the prefill's state in place (donated). The continuous decode builds its
+  # slot state inside the program and only reads the prefill's prompts, which it returns none of.
+  donate = () if spec.slots else (1,)
   if mesh is None:
-    return _Programs(jax.jit(run_prefill), jax.jit(run_decode, donate_argnums=1), jax.jit(finish),
-                     lambda *arrays: arrays, None)
+    return _Programs(jax.jit(run_prefill), jax.jit(run_decode, donate_argnums=donate), strip,
+                     finish if spec.slots else jax.jit(finish), lambda *arrays: arrays, None)
 
   replicated = NamedSharding(mesh, P())
   input_shardings = (_row_sharding(mesh, (batch, prompt_len)),) * 2 + (_row_sharding(mesh, (batch,)),)
   knob_shardings = jax.tree.map(lambda _: replicated, SamplingKnobs.create(1.0, 1.0, 0.0))
   state_shardings = _state_shardings(mesh, config, spec, batch, prompt_len, scan_layers)
-  finish_shardings = state_shardings.replace(cache=None)
-  output_shardings = SamplerOutput(
-      tokens=finish_shardings.tokens, response_mask=finish_shardings.tokens, lengths=finish_shardings.lengths,
-      finish_reason=finish_shardings.lengths, logprobs=finish_shardings.logprobs,
-      sampling_logprobs=finish_shardings.sampling_logprobs)
+  output_shardings = _output_shardings(mesh, spec, batch)
+  decode_shardings = output_shardings if spec.slots else state_shardings
+  finish_shardings = None if spec.slots else state_shardings.replace(cache=None)
 
   def place_inputs(*arrays):
     return tuple(jax.device_put(a, s) for a, s in zip(arrays, input_shardings))
@@ -226,36 +277,56 @@ def _programs(graphdef: nnx.GraphDef, config: QwenConfig, spec: SamplerSpec, mes
   return _Programs(
       prefill=jax.jit(run_prefill, in_shardings=(None, *input_shardings, replicated, knob_shardings),
                       out_shardings=state_shardings),
-      decode=jax.jit(run_decode, in_shardings=(None, state_shardings, knob_shardings), out_shardings=state_shardings,
-                     donate_argnums=1),
-      finish=jax.jit(finish, in_shardings=(finish_shardings,), out_shardings=output_shardings),
+      decode=jax.jit(run_decode, in_shardings=(None, state_shardings, knob_shardings), out_shardings=decode_shardings,
+                     donate_argnums=donate),
+      strip=strip,
+      finish=finish if spec.slots else jax.jit(finish, in_shardings=(finish_shardings,), out_shardings=output_shardings),
       place_inputs=place_inputs,
       state_shardings=state_shardings,
   )
 
 
 def _state_shardings(mesh: Mesh, config: QwenConfig, spec: SamplerSpec, batch: int, prompt_len: int,
-                     scan_layers: bool) -> DecodeState:
-  """The decode state's layout: rows over ('data', 'fsdp'), the cache's KV heads over 'tensor' (and its
-  stacked layer axis, with scanned layers, unsplit)."""
+                     scan_layers: bool) -> DecodeState | PromptStore:
+  """The prefill's result's layout (the static loop state, or the continuous sampler's prompt store): rows (and slots, and prompts) over ('data', 'fsdp'), the caches' KV heads
+  over 'tensor' (and their stacked layer axis, with scanned layers, unsplit)."""
   rows, new_tokens = batch * spec.num_samples, spec.max_new_tokens
-  slots = prompt_len + new_tokens - 1
-  cache_shape = (rows, slots, config.num_kv_heads, config.head_dim)
-  layers = config.num_layers
+  slots = cache_slots(prompt_len, spec)
   acts = shd.ActivationSharding(mesh, "sample")
-  if scan_layers:
-    k = v = acts.sharding(cache_role(True), (layers,) + cache_shape)
-  else:
-    k = v = (acts.sharding(cache_role(False), cache_shape),) * layers
+
+  def kv(cache_rows: int, length: int):
+    shape = (cache_rows, length, config.num_kv_heads, config.head_dim)
+    if scan_layers:
+      return acts.sharding(cache_role(True), (config.num_layers,) + shape)
+    return (acts.sharding(cache_role(False), shape),) * config.num_layers
+
+  def cache(cache_rows: int, end_index: NamedSharding) -> KVCache:
+    return KVCache(k=kv(cache_rows, slots), v=kv(cache_rows, slots), kv_mask=_row_sharding(mesh, (cache_rows, slots)),
+                   end_index=end_index, decode_block=spec.decode_block)
+
   per_row, per_token = _row_sharding(mesh, (rows,)), _row_sharding(mesh, (rows, new_tokens))
   scalar = NamedSharding(mesh, P())
-  return DecodeState(
-      step=scalar, tokens=per_token, logprobs=per_token,
-      sampling_logprobs=per_token if spec.sampling_logprobs else None,
-      lengths=per_row, done=per_row, finish_reason=per_row, last_token=per_row, last_position=per_row,
-      row_keys=per_row,
-      cache=KVCache(k=k, v=v, kv_mask=_row_sharding(mesh, (rows, slots)), end_index=scalar),
-  )
+  stats = DecodeStats(steps=scalar, slot_steps=scalar, busy_slot_steps=scalar, kv_slots_read=scalar)
+  sampling_logprobs = per_token if spec.sampling_logprobs else None
+  if not spec.slots:
+    return DecodeState(
+        step=scalar, tokens=per_token, logprobs=per_token, sampling_logprobs=sampling_logprobs,
+        lengths=per_row, done=per_row, finish_reason=per_row, last_token=per_row, last_position=per_row,
+        row_keys=per_row, cache=cache(rows, per_row), stats=stats)
+  return PromptStore(k=kv(batch, prompt_len), v=kv(batch, prompt_len), mask=_row_sharding(mesh, (batch, prompt_len)),
+                     last_position=_row_sharding(mesh, (batch,)),
+                     logits=_row_sharding(mesh, (batch, config.vocab_size)), row_keys=per_row)
+
+
+def _output_shardings(mesh: Mesh, spec: SamplerSpec, batch: int) -> SamplerOutput:
+  """The output's layout: rows over ('data', 'fsdp'), counters replicated."""
+  rows = batch * spec.num_samples
+  per_row, per_token = _row_sharding(mesh, (rows,)), _row_sharding(mesh, (rows, spec.max_new_tokens))
+  scalar = NamedSharding(mesh, P())
+  return SamplerOutput(tokens=per_token, response_mask=per_token, lengths=per_row, finish_reason=per_row,
+                       logprobs=per_token, sampling_logprobs=per_token if spec.sampling_logprobs else None,
+                       stats=DecodeStats(steps=scalar, slot_steps=scalar, busy_slot_steps=scalar,
+                                         kv_slots_read=scalar))
 
 
 def _constrain_params(params: nnx.State, mesh: Mesh) -> nnx.State:

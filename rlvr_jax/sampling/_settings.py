@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from rlvr_jax.sampling._sampler import generate
+from rlvr_jax.sampling._sampler import DEFAULT_DECODE_BLOCK, generate
 from rlvr_jax.sampling._strategies import logprob_temperature
 
 
@@ -25,6 +25,8 @@ class SamplingSettings:
     temperature: 0 = greedy.
     top_p, top_k: truncation (1.0 / 0 = off).
     stop_token_ids: ids that end a response.
+    slots: 0 = the static batch; S > 0 = continuous batching with S decode slots (`generate`'s `slots`).
+    decode_block: cache slots decode attention reads at a time (`generate`'s `decode_block`).
   """
 
   num_samples: int
@@ -33,6 +35,8 @@ class SamplingSettings:
   top_p: float
   top_k: int
   stop_token_ids: tuple[int, ...]
+  slots: int = 0
+  decode_block: int = DEFAULT_DECODE_BLOCK
 
   @property
   def logprob_temperature(self) -> float:
@@ -54,7 +58,8 @@ def make_generate_fn(graphdef: nnx.GraphDef, settings: SamplingSettings, mesh, *
     return generate(nnx.merge(graphdef, params), prompt_ids, prompt_mask, key=key,
                     prompt_ids_for_rng=prompt_row_ids, max_new_tokens=settings.max_new_tokens,
                     temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-                    stop_token_ids=settings.stop_token_ids, num_samples=settings.num_samples, mesh=mesh)
+                    stop_token_ids=settings.stop_token_ids, num_samples=settings.num_samples, mesh=mesh,
+                    slots=settings.slots, decode_block=settings.decode_block)
 
   def run(params, prompt_ids, prompt_mask, prompt_row_ids, key):
     ids, mask, row_ids = np.asarray(prompt_ids), np.asarray(prompt_mask), np.asarray(prompt_row_ids)
@@ -63,6 +68,8 @@ def make_generate_fn(graphdef: nnx.GraphDef, settings: SamplingSettings, mesh, *
     if ids.shape[0] % calls:
       raise ValueError(f"{ids.shape[0]} prompts do not split into {calls} equal sampler calls")
     parts = [call(params, *(np.array_split(x, calls)[i] for x in (ids, mask, row_ids)), key) for i in range(calls)]
-    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
+    stats = jax.tree.map(lambda *xs: sum(xs), *(p.stats for p in parts))  # the calls' counters add up
+    rows = jax.tree.map(lambda *xs: jnp.concatenate(xs), *(p.replace(stats=None) for p in parts))
+    return rows.replace(stats=stats)
 
   return run

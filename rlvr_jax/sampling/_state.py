@@ -29,6 +29,36 @@ class FinishReason(enum.IntEnum):
 
 
 @struct.dataclass
+class DecodeStats:
+  """Counters of a decode loop, for utilization and bytes-per-token reports (bench/sampler.py).
+
+  Attributes:
+    steps: [] int32, decode iterations run (each runs the model once on every slot; token 0 of each
+      row comes from the prefill's logits, not from a decode step).
+    slot_steps: [] int32, slots summed over the decode iterations (the continuous sampler's tail runs
+      fewer slots).
+    busy_slot_steps: [] int32, slot-steps that decoded a live row (= useful tokens from decode steps).
+    kv_slots_read: [] float32, cache slots read by decode attention, summed over steps and slots.
+  """
+
+  steps: jax.Array
+  slot_steps: jax.Array
+  busy_slot_steps: jax.Array
+  kv_slots_read: jax.Array
+
+  @classmethod
+  def zero(cls) -> "DecodeStats":
+    count = jnp.zeros((), jnp.int32)
+    return cls(steps=count, slot_steps=count, busy_slot_steps=count, kv_slots_read=jnp.zeros((), jnp.float32))
+
+  def count(self, busy: jax.Array, kv_slots_read: jax.Array) -> "DecodeStats":
+    """After one decode step with slots `busy` [S] bool that read `kv_slots_read` slots in all."""
+    return DecodeStats(steps=self.steps + 1, slot_steps=self.slot_steps + busy.shape[0],
+                       busy_slot_steps=self.busy_slot_steps + jnp.sum(busy.astype(jnp.int32)),
+                       kv_slots_read=self.kv_slots_read + kv_slots_read.astype(jnp.float32))
+
+
+@struct.dataclass
 class DecodeState:
   """Everything the decode loop carries; donated into the decode program, updated in place.
 
@@ -44,6 +74,7 @@ class DecodeState:
     last_position: [R] int32, its position (padding skipped: prompt length + step - 1).
     row_keys: [R] PRNG keys, one stream per (prompt id, sample index).
     cache: the KV cache, R rows.
+    stats: `DecodeStats` counters.
   """
 
   step: jax.Array
@@ -57,6 +88,7 @@ class DecodeState:
   last_position: jax.Array
   row_keys: jax.Array
   cache: KVCache
+  stats: DecodeStats
 
 
 @struct.dataclass
@@ -72,6 +104,7 @@ class SamplerOutput:
       parameters, before top-k / top-p / min-p truncation (T = 1 for greedy); 0 where masked.
     sampling_logprobs: [R, N] float32 log-probs under the truncated distribution actually sampled from
       (0 for greedy), or None when not requested.
+    stats: the decode loop's `DecodeStats` (None once outputs of several calls are concatenated).
   """
 
   tokens: jax.Array
@@ -80,6 +113,7 @@ class SamplerOutput:
   finish_reason: jax.Array
   logprobs: jax.Array
   sampling_logprobs: jax.Array | None = None
+  stats: DecodeStats | None = None
 
   @property
   def truncated(self) -> jax.Array:
@@ -91,7 +125,7 @@ class SamplerOutput:
     positions = jnp.arange(state.tokens.shape[1])
     return cls(tokens=state.tokens, response_mask=positions[None, :] < state.lengths[:, None],
                lengths=state.lengths, finish_reason=state.finish_reason, logprobs=state.logprobs,
-               sampling_logprobs=state.sampling_logprobs)
+               sampling_logprobs=state.sampling_logprobs, stats=state.stats)
 
 
 def row_keys(key: jax.Array, prompt_rng_ids: jax.Array, num_samples: int) -> jax.Array:
@@ -107,5 +141,5 @@ def row_keys(key: jax.Array, prompt_rng_ids: jax.Array, num_samples: int) -> jax
 
 
 def step_keys(keys: jax.Array, step: jax.Array) -> jax.Array:
-  """[R] keys for decode step `step`: each row's stream folded with the step index."""
-  return jax.vmap(lambda k: jax.random.fold_in(k, step))(keys)
+  """[R] keys for decode step `step` ([] or per row [R]): each row's stream folded with its step index."""
+  return jax.vmap(jax.random.fold_in)(keys, jnp.broadcast_to(step, keys.shape))

@@ -41,6 +41,7 @@ SAMPLER_KNOBS: tuple[Knob, ...] = (
     ("rollout.prompts_per_call", "prompts one sampler call decodes (a divisor of the generation batch): rows "
                                  "x rollout.num_samples set the KV cache; the batch takes more calls"),
     ("rollout.max_new_tokens", "cache slots per row"),
+    ("rollout.slots", "continuous batching decodes this many rows at a time (the KV cache holds slots, not rows)"),
     ("mesh.tensor", "splits the KV heads over more devices when it divides them"),
     ("", "a larger slice: rows over more data-parallel devices"))
 SCORE_KNOBS: tuple[Knob, ...] = (
@@ -131,7 +132,8 @@ def run_targets(spec: RunSpec, mesh: Mesh) -> list[Target]:
   per_call, calls = spec.rollout.prompts_per_call, spec.rollout.sampler_calls
   sampler = sampler_programs(policy, per_call, prompt_len, max_new_tokens=new_tokens,
                              temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-                             stop_token_ids=settings.stop_token_ids, num_samples=settings.num_samples, mesh=mesh)
+                             stop_token_ids=settings.stop_token_ids, num_samples=settings.num_samples, mesh=mesh,
+                             slots=settings.slots, decode_block=settings.decode_block)
 
   layout = costs.Layout(devices=mesh.size, data_parallel=mesh.shape["data"] * mesh.shape["fsdp"],
                         tensor=mesh.shape["tensor"])

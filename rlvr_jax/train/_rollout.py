@@ -69,6 +69,7 @@ class Generated:
   scores: np.ndarray          # [R] float32
   correct: np.ndarray         # [R] bool
   reward_metrics: dict
+  decode_counts: dict         # the sampler's `DecodeStats` counters (summed over generation batches)
   extracted: list             # [R] the verifier's extracted final answers (None: none found)
   baseline_rewards: np.ndarray | None = None  # [R] shaped reward of the prompt's greedy response (ReMax)
 
@@ -83,6 +84,11 @@ class Generated:
 
 def _left_pad(x: np.ndarray, width: int) -> np.ndarray:
   return np.pad(x, ((0, 0), (width - x.shape[1], 0)))
+
+
+def _decode_counts(stats) -> dict:
+  """The sampler's `DecodeStats` as host floats ({} when a generate function reports none)."""
+  return {} if stats is None else {k: float(v) for k, v in dataclasses.asdict(jax.device_get(stats)).items()}
 
 
 def _concat(parts: list[Generated]) -> Generated:
@@ -184,7 +190,8 @@ def collect_rollout(
         tokens=tokens, response_mask=response_mask, behaviour_logp=to_host(out.logprobs).astype(np.float32),
         lengths=to_host(out.lengths), truncated=to_host(out.truncated).astype(bool), answers=answers,
         scores=np.asarray(result.scores, np.float32), correct=np.asarray(result.correct, bool),
-        reward_metrics=dict(result.metrics), extracted=list(result.extracted), baseline_rewards=baseline)
+        reward_metrics=dict(result.metrics), extracted=list(result.extracted), baseline_rewards=baseline,
+        decode_counts=_decode_counts(out.stats))
     generated_groups += part.scores.size // n
     parts.append(part)
     if not config.dynamic_sampling:
@@ -274,6 +281,10 @@ def collect_rollout(
       **{f"reward/{k}": float(v) for k, v in gen.reward_metrics.items()},
       **{k: float(v) for k, v in adv.metrics.items()},
   })
+  if gen.decode_counts:
+    # Continuous batching keeps this near 1; the static batch's is mean length / longest length.
+    metrics["rollout/decode_steps"] = gen.decode_counts["steps"]
+    metrics["rollout/slot_utilization"] = gen.decode_counts["busy_slot_steps"] / max(gen.decode_counts["slot_steps"], 1.0)
   if gen.baseline_rewards is not None:
     metrics["reward/greedy_mean"] = float(gen.baseline_rewards.mean())
   if old_entropy is not None:

@@ -59,6 +59,9 @@ NAN, INF = float("nan"), float("inf")
     ("eval.temperature", -1.0, r"eval\.temperature=-1\.0 must be a finite number >= 0"),
     ("eval.top_p", 0.0, r"eval\.top_p=0\.0 must be in \(0, 1\]"),
     ("eval.benchmarks", "gsm8k=/x.jsonl", r"unknown benchmark eval\.benchmarks='gsm8k'"),
+    ("rollout.batching", "paged", r"rollout\.batching='paged'; known: continuous, static"),
+    ("rollout.slots", -8, r"rollout\.slots=-8 must be an int >= 0"),
+    ("rollout.decode_block", -1, r"rollout\.decode_block=-1 must be an int >= 0"),
     ("warm_start.steps", -1, r"warm_start\.steps=-1 must be an int >= 0"),
     ("warm_start.lr", 0.0, r"warm_start\.lr=0\.0 must be a finite number > 0"),
     ("warm_start.batch_size", 0, r"warm_start\.batch_size=0 must be an int >= 1"),
@@ -97,6 +100,20 @@ def test_advantage_hyperparameters_are_checked_without_compiling(estimator, hpar
   config.advantage.hparams.update(hparams)
   with pytest.raises(ConfigError, match=message):
     validate(config, num_devices=1)
+
+
+def test_slots_need_continuous_batching():
+  with pytest.raises(ConfigError, match=r"rollout\.slots=16 is for rollout\.batching='continuous', not 'static'"):
+    validate(config_with(**{"rollout.batching": "static", "rollout.slots": 16}), num_devices=1)
+
+
+def test_rollout_slots_default_to_a_quarter_of_a_calls_rows():
+  """16 prompts per call x 8 samples = 128 rows -> 32 slots; static batching -> 0 (the static sampler)."""
+  spec = validate(config_with(**{"rollout.prompts_per_step": 16, "rollout.num_samples": 8}), num_devices=1)
+  assert spec.rollout.sampling.slots == 32
+  spec = validate(config_with(**{"rollout.prompts_per_step": 16, "rollout.num_samples": 8,
+                                 "rollout.batching": "static"}), num_devices=1)
+  assert spec.rollout.sampling.slots == 0
 
 
 def test_group_relative_estimator_needs_a_group():

@@ -146,12 +146,14 @@ def test_docs_table_row_of_a_report(local_report):
   assert by_name["step s (rollout + scoring + updates)"] == "-"  # CPU devices: no roofline
 
 
-def test_sampler_calls_shrink_the_cache_and_multiply_the_calls(cache_dir, local_report):
-  """rollout.prompts_per_call=4 of a generation batch of 8: prefill and decode compile for 4 prompts (half
-  the KV cache in decode's arguments) and run twice per RL step; the other programs are unchanged."""
-  report = run_check(_config(**SMALL, **{"rollout.prompts_per_call": 4}), cache_dir=cache_dir,
+def test_sampler_calls_shrink_the_cache_and_multiply_the_calls(cache_dir):
+  """rollout.prompts_per_call=4 of a generation batch of 8 (static batching, whose decode arguments hold
+  every row's KV cache): prefill and decode compile for 4 prompts (half the KV cache in decode's
+  arguments) and run twice per RL step."""
+  static = {**SMALL, "rollout.batching": "static"}
+  report = run_check(_config(**static, **{"rollout.prompts_per_call": 4}), cache_dir=cache_dir,
                      programs=("prefill", "decode"))
-  whole = {r.name: r for r in local_report.rows}
+  whole = {r.name: r for r in run_check(_config(**static), cache_dir=cache_dir, programs=("prefill", "decode")).rows}
   for row in report.rows:
     assert row.calls_per_step == 2 and whole[row.name].calls_per_step == 1
   decode = {r.name: r for r in report.rows}["decode"]

@@ -1,0 +1,200 @@
+"""Continuous batching (slot refill) against the static sampler: the same tokens, and log-probs to float32
+rounding, at several slot counts, greedy and sampled, with ragged lengths; bitwise independence of slot
+assignment; its tail phases, its counters, a mesh;
+decode attention that reads only filled blocks; greedy parity with transformers."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+from rlvr_jax import models, sharding
+from rlvr_jax.models import hf_reference
+from rlvr_jax.models._decode_attention import blocked_decode_attention
+from rlvr_jax.models._attention import masked_attention
+from rlvr_jax.sampling import generate
+from rlvr_jax.sampling._continuous import slot_phases
+
+CONFIG = models.preset("tiny", vocab_size=96, num_layers=2, max_position_embeddings=256)
+FIELDS = ("tokens", "response_mask", "lengths", "finish_reason", "logprobs", "sampling_logprobs")
+# Many stop ids on a 96-token vocabulary: sampled rows end after a few tokens or run to the budget.
+STOPS = tuple(range(1, 9))
+
+
+@pytest.fixture(scope="module")
+def model():
+  return models.init(CONFIG, key=jax.random.key(0), dtype=jnp.float32)
+
+
+def _prompts(batch: int = 4, prompt_len: int = 10, seed: int = 0):
+  """Left-padded prompts of different real lengths (row 0 full, the others shorter)."""
+  rng = np.random.default_rng(seed)
+  ids = rng.integers(10, CONFIG.vocab_size, (batch, prompt_len)).astype(np.int32)
+  mask = np.ones((batch, prompt_len), np.int32)
+  for row in range(1, batch):
+    mask[row, : (3 * row) % prompt_len] = 0
+  ids[mask == 0] = 0
+  return ids, mask
+
+
+def _host(out):
+  return {f: None if getattr(out, f) is None else np.asarray(getattr(out, f)) for f in FIELDS}
+
+
+SAMPLED = dict(temperature=0.9, top_k=40, top_p=0.9, min_p=0.02)
+
+
+@pytest.mark.parametrize("settings", [dict(temperature=0.0), SAMPLED], ids=["greedy", "sampled"])
+def test_continuous_equals_static_at_any_slot_count(model, settings):
+  """32 rows (4 prompts x 8 samples) with ragged lengths: 1 (one tile of 8) and 24 slots give the static
+  sampler's tokens, masks and finish reasons exactly, and its log-probs to float32 rounding. (Not bit
+  for bit: XLA:CPU's matmuls and row reductions round a row differently at different batch sizes,
+  and the slot count is the decode batch size; docs/benchmarks.md. With the batch size fixed, results
+  are bitwise independent of which rows share it: next test.)"""
+  ids, mask = _prompts()
+  common = dict(key=jax.random.key(7), max_new_tokens=24, num_samples=8, stop_token_ids=STOPS,
+                return_sampling_logprobs=True, decode_block=8, **settings)
+  static = _host(generate(model, ids, mask, **common))
+  lengths = static["lengths"]
+  if settings["temperature"] > 0:
+    assert lengths.min() < 6 and lengths.max() == 24, lengths  # ragged: refills happen mid-batch
+  for slots in (1, 24):
+    out = _host(generate(model, ids, mask, slots=slots, **common))
+    for field in ("tokens", "response_mask", "lengths", "finish_reason"):
+      np.testing.assert_array_equal(static[field], out[field], err_msg=f"{field} at {slots} slots")
+    for field in ("logprobs", "sampling_logprobs"):
+      np.testing.assert_allclose(static[field], out[field], atol=2e-6, rtol=0, err_msg=f"{field} at {slots} slots")
+
+
+@pytest.mark.parametrize("settings", [dict(temperature=0.0), SAMPLED], ids=["greedy", "sampled"])
+def test_batch_invariant_mode_equals_static_bitwise_at_any_slot_count(model, settings):
+  """With batch_invariant=True (each decode step on tiles of 8 rows), 8, 16 and 32 slots (phases of 8, of
+  16 then 8, of 32 then 16 then 8) give the static sampler's tokens and both log-probs bit for bit, on
+  ragged lengths."""
+  ids, mask = _prompts()
+  common = dict(key=jax.random.key(7), max_new_tokens=24, num_samples=8, stop_token_ids=STOPS,
+                return_sampling_logprobs=True, decode_block=8, batch_invariant=True, **settings)
+  static = _host(generate(model, ids, mask, **common))
+  if settings["temperature"] > 0:
+    assert static["lengths"].min() < 6 and static["lengths"].max() == 24, static["lengths"]
+  for slots in (8, 16, 32):
+    out = _host(generate(model, ids, mask, slots=slots, **common))
+    for field in FIELDS:
+      np.testing.assert_array_equal(static[field], out[field], err_msg=f"{field} at {slots} slots")
+
+
+def test_shuffled_prompt_order_gives_the_same_rows(model):
+  """Rows are admitted in row order, so shuffling the prompts changes which rows share slots and when;
+  each prompt's samples (keyed by its id) stay the same, bit for bit (8 slots: one phase, one batch size)."""
+  ids, mask = _prompts(batch=6, seed=3)
+  common = dict(key=jax.random.key(2), max_new_tokens=20, num_samples=4, stop_token_ids=STOPS, slots=8,
+                decode_block=8, return_sampling_logprobs=True, **SAMPLED)
+  rng_ids = np.arange(100, 106)
+  out = _host(generate(model, ids, mask, prompt_ids_for_rng=rng_ids, **common))
+  order = np.array([4, 0, 5, 2, 1, 3])
+  shuffled = _host(generate(model, ids[order], mask[order], prompt_ids_for_rng=rng_ids[order], **common))
+  rows = (order[:, None] * 4 + np.arange(4)).reshape(-1)
+  assert out["lengths"].min() < 5 and out["lengths"].max() == 20  # refills happen in both orders
+  for field in FIELDS:
+    np.testing.assert_array_equal(out[field][rows], shuffled[field], err_msg=field)
+
+
+def test_slots_stay_busy_and_the_tail_shrinks(model):
+  """The counters: both samplers decode the same useful tokens; the continuous one spends fewer
+  slot-steps on them (refills, then the tail phases), and every slot-step it runs in its first phase is
+  busy while rows are pending."""
+  ids, mask = _prompts(batch=8)
+  common = dict(key=jax.random.key(1), max_new_tokens=24, num_samples=8, stop_token_ids=STOPS, decode_block=8,
+                **SAMPLED)
+  static = generate(model, ids, mask, **common)
+  continuous = generate(model, ids, mask, slots=16, **common)
+  useful = int(np.asarray(static.lengths).sum()) - 64  # token 0 of each row comes from the prefill
+  assert int(static.stats.busy_slot_steps) == int(continuous.stats.busy_slot_steps) == useful
+  assert int(static.stats.slot_steps) == 64 * int(static.stats.steps)
+  assert int(continuous.stats.slot_steps) < int(static.stats.slot_steps)
+  assert useful / int(continuous.stats.slot_steps) > 0.8, jax.tree.map(int, continuous.stats)
+  assert slot_phases(64) == (64, 32, 16, 8) and slot_phases(24) == (24, 16, 8) and slot_phases(8) == (8,)
+
+
+def test_rows_that_end_at_token_zero_free_their_slot_at_once(model):
+  """Every token a stop token: each row ends at its first token, during admission; all rows finish."""
+  ids, mask = _prompts()
+  out = generate(model, ids, mask, key=jax.random.key(0), max_new_tokens=5, num_samples=4, slots=8,
+                 stop_token_ids=tuple(range(CONFIG.vocab_size)), temperature=1.0)
+  np.testing.assert_array_equal(np.asarray(out.lengths), 1)
+  assert int(out.stats.steps) == 0
+
+
+def test_eight_device_mesh_gives_the_same_rows(model):
+  """Slots and rows over data x fsdp, heads over tensor on a (2, 2, 2) mesh, scanned layers: the same
+  rows as the unsharded continuous sampler."""
+  ids, mask = _prompts()
+  mesh = sharding.make_mesh(sharding.MeshConfig(data=2, fsdp=2, tensor=2))
+  scanned = models.init(CONFIG, key=jax.random.key(0), dtype=jnp.float32, mesh=mesh, scan_layers=True)
+  common = dict(key=jax.random.key(4), max_new_tokens=16, num_samples=8, stop_token_ids=STOPS, slots=16,
+                decode_block=8, **SAMPLED)
+  single = _host(generate(model, ids, mask, **common))
+  sharded = _host(generate(scanned, ids, mask, mesh=mesh, **common))
+  np.testing.assert_array_equal(single["tokens"], sharded["tokens"])
+  np.testing.assert_allclose(single["logprobs"], sharded["logprobs"], atol=1e-5)
+
+
+def test_continuous_greedy_matches_transformers(tmp_path):
+  """Greedy continuous batching (4 slots for 6 rows: refills) equals transformers generate token for token."""
+  config = hf_reference.tiny_hf_config("qwen2", tied=True, attention_bias=False)
+  torch_model = hf_reference.make_random_checkpoint(tmp_path, config, seed=3)
+  model = models.load_pretrained(str(tmp_path), dtype=jnp.float32)
+  ids, mask = hf_reference.padded_batch([8, 3, 5, 6, 2, 7], 8, config.vocab_size, side="left", seed=11)
+  with torch.no_grad():
+    reference = torch_model.generate(input_ids=torch.as_tensor(ids, dtype=torch.long),
+                                     attention_mask=torch.as_tensor(mask, dtype=torch.long), max_new_tokens=12,
+                                     do_sample=False, pad_token_id=0).numpy()[:, 8:]
+  out = generate(model, ids, mask, key=jax.random.key(0), max_new_tokens=12, temperature=0.0, slots=4,
+                 decode_block=8)
+  np.testing.assert_array_equal(np.asarray(out.tokens), reference)
+
+
+def test_blocked_decode_attention_equals_masked_attention():
+  """One query per row against a 30-slot cache read in blocks of 8 (the last block overlaps the third),
+  rows filled to different lengths (one with leading padding): equal to XLA's masked attention over
+  every slot; trailing empty blocks change nothing, bit for bit."""
+  rng = np.random.default_rng(0)
+  batch, slots, kv_heads, groups, head_dim = 3, 30, 2, 3, 16
+  q = jnp.asarray(rng.standard_normal((batch, 1, kv_heads * groups, head_dim)), jnp.float32)
+  keys = jnp.asarray(rng.standard_normal((batch, slots, kv_heads, head_dim)), jnp.float32)
+  values = jnp.asarray(rng.standard_normal((batch, slots, kv_heads, head_dim)), jnp.float32)
+  filled = np.array([5, 19, 13])
+  kv_mask = np.arange(slots)[None, :] < filled[:, None]
+  kv_mask[2, :9] = False  # left padding: the first real slot is in the second block
+  kv_mask = jnp.asarray(kv_mask)
+  reference = masked_attention(q, keys, values, kv_mask, jnp.full((1,), slots - 1))
+  blocked = blocked_decode_attention(q, keys, values, kv_mask, jnp.asarray(19), 8)
+  np.testing.assert_allclose(blocked, reference, rtol=1e-5, atol=1e-6)
+  more_blocks = blocked_decode_attention(q, keys, values, kv_mask, jnp.asarray(30), 8)
+  np.testing.assert_array_equal(blocked, more_blocks)
+  full = np.asarray(kv_mask).copy()
+  full[1] = True  # a row filled to the end: the overlapping last block counts slots 24-29 once
+  reference = masked_attention(q, keys, values, jnp.asarray(full), jnp.full((1,), slots - 1))
+  np.testing.assert_allclose(blocked_decode_attention(q, keys, values, jnp.asarray(full), jnp.asarray(30), 8),
+                             reference, rtol=1e-5, atol=1e-6)
+
+
+def test_decode_reads_only_filled_blocks(model):
+  """The static sampler with blocks of 8 reads fewer cache slots than with one block of every slot,
+  for the same tokens."""
+  ids, mask = _prompts()
+  common = dict(key=jax.random.key(3), max_new_tokens=40, num_samples=2, temperature=1.0)
+  whole = generate(model, ids, mask, decode_block=0, **common)
+  blocked = generate(model, ids, mask, decode_block=8, **common)
+  np.testing.assert_array_equal(np.asarray(whole.tokens), np.asarray(blocked.tokens))
+  np.testing.assert_allclose(np.asarray(whole.logprobs), np.asarray(blocked.logprobs), atol=2e-5)
+  assert float(blocked.stats.kv_slots_read) < 0.75 * float(whole.stats.kv_slots_read)
+
+
+def test_bad_slot_settings_name_the_field(model):
+  ids, mask = _prompts()
+  with pytest.raises(ValueError, match="slots=-1"):
+    generate(model, ids, mask, key=jax.random.key(0), max_new_tokens=4, slots=-1)
+  with pytest.raises(ValueError, match="decode_block=1.5"):
+    generate(model, ids, mask, key=jax.random.key(0), max_new_tokens=4, decode_block=1.5)
