@@ -72,7 +72,7 @@ def ensure_policy(spec: EmbeddedPolicy, cache_dir: str | None = None) -> str:
         f"(cached in {path})", flush=True)
   model, _ = warm_start.supervised_warm_start(
       model, p_ids, p_mask, t_ids, t_mask, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
-      seed=spec.seed, log_every=max(spec.steps // 5, 1))
+      seed=spec.seed, log_every=max(spec.steps // 5, 1), **task.warm_start_optimizer)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   staging = tempfile.mkdtemp(dir=os.path.dirname(path))
   models.save_pretrained(model, staging)

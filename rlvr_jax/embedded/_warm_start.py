@@ -33,14 +33,18 @@ def default_cache_dir() -> str:
 
 def supervised_warm_start(model: nnx.Module, prompt_ids: np.ndarray, prompt_mask: np.ndarray,
                           target_ids: np.ndarray, target_mask: np.ndarray, *, steps: int, lr: float,
-                          batch_size: int, seed: int, log_every: int = 0) -> tuple[nnx.Module, list[float]]:
+                          batch_size: int, seed: int, weight_decay: float = 0.0, b2: float = 0.999,
+                          log_every: int = 0) -> tuple[nnx.Module, list[float]]:
   """Minimizes mean -log p(target | prompt) over random mini-batches; returns the model and losses.
+
+  AdamW (`weight_decay`, second-moment decay `b2`) on a warmup-cosine schedule: 5% warmup to `lr`, then
+  cosine decay to lr / 10 at `steps`.
 
   prompt_ids/mask: [E, P] left-padded; target_ids/mask: [E, N] right-padded.
   """
   graphdef, params = nnx.split(model, nnx.Param)
   tx = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, max(steps // 20, 1), max(steps, 2), lr * 0.1),
-                   weight_decay=0.0)
+                   b2=b2, weight_decay=weight_decay)
   opt_state = tx.init(params)
 
   @jax.jit

@@ -38,10 +38,11 @@ _CACHE_SETTINGS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compil
 
 
 def small_config(method: str, run_dir, **changes):
-  """The embedded default shrunk to seconds per step: 4 prompts x 4 samples, 8 new tokens."""
+  """The embedded default shrunk to seconds per step: 4 prompts x 4 samples, 10 new tokens (room for "The
+  answer is \\boxed{7}", 9 tokens, so the format reward varies even once the warm start has the prefix)."""
   c = method_config(method)
   c.unlock()
-  c.rollout.prompts_per_step, c.rollout.num_samples, c.rollout.max_new_tokens = 4, 4, 8
+  c.rollout.prompts_per_step, c.rollout.num_samples, c.rollout.max_new_tokens = 4, 4, 10
   c.train.steps, c.train.mini_batches, c.train.run_dir = 2, 2, str(run_dir)
   c.eval.every, c.eval.num_prompts, c.eval.max_new_tokens = 0, 8, 8
   c.warm_start.steps = 40
