@@ -37,6 +37,7 @@ from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_ma
 from jax.sharding import PartitionSpec as P
 
 from rlvr_jax import sharding as shd
+from rlvr_jax.models._grouped_attention import grouped_attention
 
 ATTENTION_OPTIONS = ("auto", "xla", "splash", "cudnn")
 KernelName = Literal["xla", "splash", "cudnn"]
@@ -110,14 +111,14 @@ def masked_attention(q: jax.Array, keys: jax.Array, values: jax.Array, kv_mask: 
   """q [B, T, N, H], keys / values [B, S, K, H], kv_mask [B, S] bool, query_slots [T] (or [B, T] per
   row) -> [B, T, N, H].
 
-  Query t attends to the real slots s <= query_slots[t]. Softmax runs in float32 inside
-  `dot_product_attention`; fully masked (padding) query rows get a uniform distribution instead of NaN.
+  Query t attends to the real slots s <= query_slots[t]. Softmax runs in float32; fully masked (padding)
+  query rows get a uniform distribution instead of NaN (`grouped_attention`).
   """
   key_slots = jnp.arange(keys.shape[1])  # [S]
   causal = key_slots <= query_slots[..., None]  # [T, S] or [B, T, S]
   causal = causal[None, None] if causal.ndim == 2 else causal[:, None]  # [B or 1, 1, T, S]
   mask = causal & kv_mask[:, None, None, :]  # [B, 1, T, S]
-  return jax.nn.dot_product_attention(q, keys.astype(q.dtype), values.astype(q.dtype), mask=mask)
+  return grouped_attention(q, keys.astype(q.dtype), values.astype(q.dtype), mask[:, :, None])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from rlvr_jax.models._attention import AttentionKernel, fused_self_attention, ma
 from rlvr_jax.models._config import QwenConfig
 from rlvr_jax.models._decode_attention import blocked_decode_attention
 from rlvr_jax.models._precision import read_param
+from rlvr_jax.models._projection import project_tokens
 
 # A function (array, role) -> array that applies the activation layout for that role; identity when
 # running unsharded. Passed explicitly down the call tree (never read from a global).
@@ -146,9 +147,9 @@ class Attention(nnx.Module):
       constrain: Constrain,
   ) -> tuple[jax.Array, LayerKV | None]:
     cfg, dtype = self.config, self.dtype
-    q = jnp.einsum("BTD,DNH->BTNH", x, read_param(self.q_proj, dtype))
-    k = jnp.einsum("BTD,DKH->BTKH", x, read_param(self.k_proj, dtype))
-    v = jnp.einsum("BTD,DKH->BTKH", x, read_param(self.v_proj, dtype))
+    q = project_tokens("D,DNH->NH", x, read_param(self.q_proj, dtype))
+    k = project_tokens("D,DKH->KH", x, read_param(self.k_proj, dtype))
+    v = project_tokens("D,DKH->KH", x, read_param(self.v_proj, dtype))
     if cfg.qkv_bias:
       q = q + read_param(self.q_bias, dtype)
       k = k + read_param(self.k_bias, dtype)
@@ -174,7 +175,7 @@ class Attention(nnx.Module):
     else:
       out = masked_attention(q, keys, values, kv_mask, query_slots)  # [B, T, N, H]
     out = constrain(out, "act_btnh")
-    y = jnp.einsum("BTNH,NHD->BTD", out, read_param(self.o_proj, dtype))
+    y = project_tokens("NH,NHD->D", out, read_param(self.o_proj, dtype))
     if cfg.out_bias:
       y = y + read_param(self.o_bias, dtype)
     return y, cache
@@ -191,10 +192,10 @@ class MLP(nnx.Module):
     self.down_proj = nnx.Param(_normal(rngs.params(), (f, d), param_dtype), role="mlp_fd")
 
   def __call__(self, x: jax.Array, constrain: Constrain) -> jax.Array:  # [B, T, D] -> [B, T, D]
-    gate = jnp.einsum("BTD,DF->BTF", x, read_param(self.gate_proj, self.dtype))
-    up = jnp.einsum("BTD,DF->BTF", x, read_param(self.up_proj, self.dtype))
+    gate = project_tokens("D,DF->F", x, read_param(self.gate_proj, self.dtype))
+    up = project_tokens("D,DF->F", x, read_param(self.up_proj, self.dtype))
     hidden = constrain(jax.nn.silu(gate) * up, "act_btf")
-    return jnp.einsum("BTF,FD->BTD", hidden, read_param(self.down_proj, self.dtype))
+    return project_tokens("F,FD->D", hidden, read_param(self.down_proj, self.dtype))
 
 
 class DecoderBlock(nnx.Module):
