@@ -47,7 +47,14 @@ def main() -> None:
   parser.add_argument("--group-size", type=int, default=1,
                       help="rows per prompt (> 1: also time the update with the prompt run once per group)")
   parser.add_argument("--torch-threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+  parser.add_argument("--heap", default="retain", choices=["retain", "default"],
+                      help="retain: the launcher's heap settings (rlvr_jax/host_heap.py), for both sides; "
+                           "default: glibc's, where XLA:CPU faults its temporaries in on every call")
   args = parser.parse_args()
+  if args.heap == "retain":  # before jax starts its threads, as the launcher does
+    from rlvr_jax import host_heap
+
+    host_heap.retain_freed_memory()
 
   import torch
   from transformers import AutoModelForCausalLM
@@ -141,7 +148,7 @@ def main() -> None:
   tokens = b * (p + n)
   print(f"policy update, preset {args.preset} ({num_params / 1e6:.1f}M params), batch {b} x ({p} prompt + "
         f"{n} completion) tokens, {args.dtype}, jax {jax.__version__} on {jax.devices()[0].device_kind}, "
-        f"torch {torch.__version__} on {device}")
+        f"torch {torch.__version__} on {device}, heap {args.heap}")
   print(f"{'implementation':<34}{'s/step':>10}{'tokens/s':>12}{'MFU':>8}{'vs torch':>10}")
   rows_timed = [("rlvr_jax update step (jit)", jax_time), ("transformers + torch", torch_time)]
   if shared_time is not None:

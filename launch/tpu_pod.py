@@ -154,6 +154,15 @@ def compilation_cache_dir(flag_value: str | None, environ: dict[str, str], defau
 
 
 def main(argv: list[str]) -> int:
+  from rlvr_jax import host_heap
+
+  # Before jax starts its threads: XLA:CPU's per-call temporaries are then reused from the heap instead of
+  # being faulted in anew each call (rlvr_jax/host_heap.py); undone below once the platform is a TPU / GPU.
+  try:
+    host_heap.apply_mode(os.environ.get(host_heap.ENVIRONMENT_VARIABLE, "retain"))
+  except ValueError as e:
+    print(f"config error: {e}", file=sys.stderr)
+    return 2
   from absl import app, flags
   from ml_collections import config_flags
 
@@ -217,6 +226,8 @@ def main(argv: list[str]) -> int:
     elif flags.FLAGS.num_processes > 1:
       jax.distributed.initialize(coordinator_address=flags.FLAGS.coordinator_address,
                                  num_processes=flags.FLAGS.num_processes, process_id=flags.FLAGS.process_id)
+    if jax.devices()[0].platform != "cpu":  # XLA's temporaries live in device memory: glibc's defaults
+      host_heap.restore_defaults()
     from rlvr_jax.config import validate
     from rlvr_jax.train import train
 

@@ -13,7 +13,8 @@ Subpackages: models, sharding, sampling, objectives, data, embedded, rewards, ev
 config, train (docs/architecture.md). Their `__init__` modules are their public APIs. Implementation modules
 are private, as in gemma (`gemma/gm/nn/_transformer.py` behind `gemma.gm.nn`): their file names start with
 an underscore, and launchers, benchmarks and configs import only from the packages. The public modules
-besides the packages (`PUBLIC_MODULES`): `rlvr_jax.errors`, `rlvr_jax.sharding`, the command-line modules
+besides the packages (`PUBLIC_MODULES`): `rlvr_jax.errors`, `rlvr_jax.sharding`, `rlvr_jax.host_heap` (the
+process's heap settings, which launchers apply before jax starts), the command-line modules
 `rlvr_jax.config.recipe_table` and `rlvr_jax.scale.table`, `rlvr_jax.models.hf_reference` (the torch
 reference the parity checks compare against) and `rlvr_jax.objectives.transforms.<method>`, one per
 entropy-control method (the file that adds a method, and its functions for ablations, e.g.
@@ -47,7 +48,8 @@ _PUBLIC = {
 }
 
 # Modules without a leading underscore that are not package `__init__`s (transforms.<method> by pattern).
-PUBLIC_MODULES = ("rlvr_jax.errors", "rlvr_jax.sharding", "rlvr_jax.config.recipe_table", "rlvr_jax.scale.table",
+PUBLIC_MODULES = ("rlvr_jax.errors", "rlvr_jax.sharding", "rlvr_jax.host_heap", "rlvr_jax.config.recipe_table",
+                  "rlvr_jax.scale.table",
                   "rlvr_jax.models.hf_reference", "rlvr_jax.objectives.transforms.*")
 
 SUBPACKAGES = ("config", "data", "diagnostics", "embedded", "eval", "models", "objectives", "report", "rewards",
