@@ -46,6 +46,7 @@ import numpy as np  # noqa: E402
 
 from rlvr_jax import models  # noqa: E402
 from rlvr_jax.sampling import generate  # noqa: E402
+from rlvr_jax import host_heap  # noqa: E402
 import sampler_lengths  # noqa: E402  (bench/, beside this script)
 
 
@@ -137,13 +138,10 @@ def main() -> None:
   parser.add_argument("--torch-threads", type=int, default=None,
                       help="torch CPU threads (default 1 on CPU: OpenMP barriers on oversubscribed shared cores "
                            "cost a scheduler time slice per op, ~100x slower decode)")
-  parser.add_argument("--heap", default="retain", choices=["retain", "default"],
+  parser.add_argument("--heap", default="retain", choices=host_heap.MODES,
                       help="retain: the launcher's heap settings (rlvr_jax/host_heap.py); default: glibc's")
   args = parser.parse_args()
-  if args.heap == "retain":  # before jax starts its threads, as the launcher does
-    from rlvr_jax import host_heap
-
-    host_heap.retain_freed_memory()
+  host_heap.apply_mode(args.heap)  # before jax starts its threads, as the launcher does
   if min(args.batch, args.num_samples, args.prompt_len, args.repeats) < 1 or args.gen_len < 2:
     parser.error("--batch, --num-samples, --prompt-len, --repeats must be >= 1 and --gen-len >= 2")
 

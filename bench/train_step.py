@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rlvr_jax import host_heap
+
 
 def _time(fn, steps: int) -> float:
   fn()  # compile / warm up
@@ -47,14 +49,11 @@ def main() -> None:
   parser.add_argument("--group-size", type=int, default=1,
                       help="rows per prompt (> 1: also time the update with the prompt run once per group)")
   parser.add_argument("--torch-threads", type=int, default=0, help="torch CPU threads (0: torch default)")
-  parser.add_argument("--heap", default="retain", choices=["retain", "default"],
+  parser.add_argument("--heap", default="retain", choices=host_heap.MODES,
                       help="retain: the launcher's heap settings (rlvr_jax/host_heap.py), for both sides; "
                            "default: glibc's, where XLA:CPU faults its temporaries in on every call")
   args = parser.parse_args()
-  if args.heap == "retain":  # before jax starts its threads, as the launcher does
-    from rlvr_jax import host_heap
-
-    host_heap.retain_freed_memory()
+  host_heap.apply_mode(args.heap)  # before jax starts its threads, as the launcher does
 
   import torch
   from transformers import AutoModelForCausalLM
