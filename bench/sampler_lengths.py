@@ -68,11 +68,6 @@ def torch_length_processor(lengths: np.ndarray, stop_id: int, prompt_len: int):
   return ForceLengths()
 
 
-def _median_time(call: Callable[[], object], repeats: int, timed: Callable) -> float:
-  call()  # compile / warm up
-  return timed(call, repeats)
-
-
 def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool, timed: Callable) -> None:
   rows, budget, prompt_len = args.batch * args.num_samples, args.gen_len, args.prompt_len
   lengths = draw_lengths(rows, budget, args.mean_frac, args.budget_frac)
@@ -97,11 +92,11 @@ def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool, timed
                        (f"continuous sampler, {slots} slots", dict(decode_block=args.decode_block, slots=slots))):
     def call(kwargs=kwargs):
       return jax.block_until_ready(generate(model, ids, mask, **common, **kwargs))
-    out = call()
+    out = call()  # compiles; its lengths check the forcing held, and it warms up the timed calls
     got = np.asarray(out.lengths)
     if not np.array_equal(got, lengths):
       raise RuntimeError(f"{name}: the forced lengths did not hold (first rows {got[:8]} vs {lengths[:8]})")
-    seconds = _median_time(call, args.repeats, timed)
+    seconds = timed(call, args.repeats)
     stats = jax.tree.map(int, out.stats)
     steps, busy, slot_steps, kv_read = stats.steps, stats.busy_slot_steps, stats.slot_steps, stats.kv_slots_read
     ours = (steps * weight_bytes + kv_read * kv_bytes) / busy
@@ -134,7 +129,7 @@ def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool, timed
     hf_lengths = np.array([np.flatnonzero(row == stop_id)[0] + 1 if (row == stop_id).any() else row.size for row in out])
     if not np.array_equal(hf_lengths, lengths):
       raise RuntimeError(f"transformers: the forced lengths did not hold ({hf_lengths[:8]} vs {lengths[:8]})")
-    seconds = _median_time(hf_call, args.repeats, timed)
+    seconds = timed(hf_call, args.repeats)  # the checked call above warmed it up
     steps = int(lengths.max()) - 1  # a static batch decodes until its longest row ends
     ideal = (steps * weight_bytes + useful_decode * filled_per_token * kv_bytes) / useful_decode
     whole = (steps * weight_bytes + steps * rows * (prompt_len + budget) * kv_bytes) / useful_decode

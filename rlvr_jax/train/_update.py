@@ -11,7 +11,7 @@ is that of the whole mini-batch's objective whatever the number of micro-batches
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
