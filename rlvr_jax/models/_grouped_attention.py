@@ -12,8 +12,9 @@ probabilities cast to the value dtype), laid out for XLA:CPU, where this path ca
 - a custom VJP that writes the softmax backward as flash attention does,
   d_scores = p * (d_p - rowsum(d_out * out)): the row sums run over the head dim ([b, m, h]) instead of
   over the [b, m, s] scores, and autodiff's separate passes over the scores are gone.
-- the key / value gradients contract the query rows m; they run as plain batched matmuls on a
-  materialized slots-major copy ([b, s, m]) of the probabilities / score gradients (`_slots_major`).
+- the key / value gradients contract the query rows m; on CPU they run as plain batched matmuls on a
+  materialized slots-major copy ([b, s, m]) of the probabilities / score gradients
+  (`_contract_query_rows`).
 
 On the tiny preset's update step (bench/train_step.py) the attention backward took ~1.6x less time than
 through `jax.nn.dot_product_attention`. On TPU and GPU training runs the fused kernels (splash, cuDNN)
@@ -81,17 +82,28 @@ def _backward(scale, residuals, d_out):
   d_probs = jnp.einsum("bmh,bsh->bms", d_out, v, preferred_element_type=jnp.float32)
   d_scores = (jnp.where(mask, probs * (d_probs - row_dot), 0.0) * scale).astype(q.dtype)  # [b, m, s]
   d_q = jnp.einsum("bms,bsh->bmh", d_scores, k)
-  d_k = jnp.einsum("bsm,bmh->bsh", _slots_major(d_scores), q)
-  d_v = jnp.einsum("bsm,bmh->bsh", _slots_major(probs.astype(q.dtype)), d_out)
+  d_k = _contract_query_rows(d_scores, q)
+  d_v = _contract_query_rows(probs.astype(q.dtype), d_out)
   return d_q, d_k, d_v, None
 
 
-def _slots_major(x: jax.Array) -> jax.Array:
-  """[b, m, s] -> [b, s, m], materialized: the key / value gradients contract the query rows m, and as
-  "bms,bmh->bsh" XLA:CPU runs that as a strided contraction outside XNNPACK, on one thread (1.82 vs
-  1.11 ms for the copy plus a plain batched matmul, two cores, the tiny preset's shape). The barrier
-  keeps XLA from folding the transpose back into the dot's dimension numbers."""
-  return jax.lax.optimization_barrier(jnp.swapaxes(x, 1, 2))
+def _contract_query_rows(x: jax.Array, y: jax.Array) -> jax.Array:
+  """"bms,bmh->bsh": the key / value gradients, which contract the query rows m.
+
+  XLA:CPU runs this einsum as a strided contraction outside XNNPACK, on one thread; on CPU it runs on a
+  materialized slots-major copy of x ([b, s, m]) as a plain batched matmul instead (1.82 vs 1.11 ms, copy
+  included, two cores, the tiny preset's shape), the barrier keeping XLA from folding the transpose back
+  into the dot. TPU and GPU compilers handle the einsum as written, and there the copy would only add
+  memory (a 7B block at 4,096 tokens: 5.60 -> 6.53 GiB of temporaries), so the choice is made per
+  platform at lowering (`jax.lax.platform_dependent`), which also holds when compiling for a TPU from a
+  CPU host."""
+  def strided(x, y):
+    return jnp.einsum("bms,bmh->bsh", x, y)
+
+  def slots_major(x, y):
+    return jnp.einsum("bsm,bmh->bsh", jax.lax.optimization_barrier(jnp.swapaxes(x, 1, 2)), y)
+
+  return jax.lax.platform_dependent(x, y, cpu=slots_major, default=strided)
 
 
 _softmax_attention.defvjp(_forward, _backward)

@@ -112,3 +112,18 @@ def test_project_tokens_is_the_einsum_and_its_gradient(equation, x_shape, kernel
   want = jax.grad(lambda x, w: jnp.sum(jnp.sin(jnp.einsum(einsum, x, w))), argnums=(0, 1))(x, kernel)
   for got, expected in zip(ours, want):
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
+def _key_value_gradient_einsums(platform: str) -> str:
+  """The einsums in the lowered gradient of the attention for one platform (lowering needs no device)."""
+  q, k, v, mask = _inputs()
+  grad = jax.jit(jax.grad(lambda k, v: jnp.sum(_ours(q, k, v, mask) ** 2), argnums=(0, 1)))
+  return grad.trace(k, v).lower(lowering_platforms=(platform,)).as_text(debug_info=True)
+
+
+def test_key_value_gradients_use_the_slots_major_copy_on_cpu_only():
+  """On CPU the key / value gradients run on a slots-major copy (a plain batched matmul there); compiled
+  for a TPU the einsum stays as written (the copy would only add memory)."""
+  cpu, tpu = _key_value_gradient_einsums("cpu"), _key_value_gradient_einsums("tpu")
+  assert "bsm,bmh->bsh" in cpu and "bms,bmh->bsh" not in cpu
+  assert "bms,bmh->bsh" in tpu and "bsm,bmh->bsh" not in tpu
