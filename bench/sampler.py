@@ -133,7 +133,8 @@ def main() -> None:
                       help="full: every row runs the whole budget; lognormal: long-tailed lengths (module doc)")
   parser.add_argument("--mean-frac", type=float, default=0.4, help="lognormal: mean length / budget")
   parser.add_argument("--budget-frac", type=float, default=0.05, help="lognormal: fraction of rows reaching the budget")
-  parser.add_argument("--slots", type=int, default=0, help="continuous sampler slots (0 = a quarter of the rows)")
+  parser.add_argument("--slots", type=int, nargs="+", default=[0],
+                      help="continuous sampler slot counts, one table row each (0 = a quarter of the rows)")
   parser.add_argument("--decode-block", type=int, default=128, help="KV slots decode attention reads at a time")
   parser.add_argument("--torch-threads", type=int, default=None,
                       help="torch CPU threads (default 1 on CPU: OpenMP barriers on oversubscribed shared cores "

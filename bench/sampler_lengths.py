@@ -74,9 +74,9 @@ def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool, timed
   stop_id = config.vocab_size - 1
   useful = int(lengths.sum())
   useful_decode = useful - rows  # token 0 of every row comes from the prefill
-  slots = args.slots or max(8, rows // 4)
+  slot_counts = [count or max(8, rows // 4) for count in args.slots]
   print(f"lengths: mean {lengths.mean() / budget:.2f} x budget, {np.mean(lengths == budget):.1%} at the budget, "
-        f"max {lengths.max()}; {useful} useful tokens; continuous slots {slots}; decode block {args.decode_block}")
+        f"max {lengths.max()}; {useful} useful tokens; continuous slots {slot_counts}; decode block {args.decode_block}")
   mask = np.ones_like(ids)
   force = jax_length_processor(lengths, stop_id)
   common = dict(key=jax.random.key(0), max_new_tokens=budget, num_samples=args.num_samples, temperature=1.0,
@@ -87,9 +87,11 @@ def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool, timed
   kv_bytes = 2 * config.num_layers * config.num_kv_heads * config.head_dim * itemsize  # one slot, all layers
   filled_per_token = prompt_len + np.mean(np.concatenate([np.arange(1, n) for n in lengths if n > 1]))
   results = []
-  for name, kwargs in (("static sampler, whole cache", dict(decode_block=0)),
-                       ("static sampler, filled blocks", dict(decode_block=args.decode_block)),
-                       (f"continuous sampler, {slots} slots", dict(decode_block=args.decode_block, slots=slots))):
+  samplers = [("static sampler, whole cache", dict(decode_block=0)),
+              ("static sampler, filled blocks", dict(decode_block=args.decode_block))]
+  samplers += [(f"continuous sampler, {count} slots", dict(decode_block=args.decode_block, slots=count))
+               for count in slot_counts]
+  for name, kwargs in samplers:
     def call(kwargs=kwargs):
       return jax.block_until_ready(generate(model, ids, mask, **common, **kwargs))
     out = call()  # compiles; its lengths check the forcing held, and it warms up the timed calls

@@ -8,9 +8,10 @@ is done, as vLLM and JetStream keep their slots full. All of it is one `lax.whil
 parameters are program arguments (no recompile per call).
 
 Refill without a prefill stall: the prefill program runs every prompt once ([B, P], batched, like the
-static sampler's) and keeps its keys / values and its last-position logits. Admitting a row copies its
-prompt's keys / values into the slot's first P cache slots and draws its token 0 from the kept logits:
-no model call, so a refill never stalls the other slots for a prefill.
+static sampler's), keeps its keys / values and draws token 0 of every row from the prompts' last-position
+logits, as the static sampler's prefill does ([R, V], once). Admitting a row copies its prompt's keys /
+values into the slot's first P cache slots and takes its drawn token 0: no model call and no draw over
+the vocabulary, so a refill never stalls the other slots.
 
 Bitwise the same as the static sampler: a slot's cache has the static layout (the prompt in slots
 [0, P), response token t - 1 written at slot P + t - 1), row r draws token t from
@@ -44,7 +45,7 @@ from rlvr_jax.models import KVCache, init_cache, positions_from_mask
 from rlvr_jax.models._decode_attention import slots_read
 from rlvr_jax.models._modules import Constrain, no_constraint
 from rlvr_jax.models._qwen import Qwen
-from rlvr_jax.sampling._draw import ROW_TILE, SamplerSpec
+from rlvr_jax.sampling._draw import ROW_TILE, Draw, SamplerSpec
 from rlvr_jax.sampling._row_tiles import decode_logits, draw_rows
 from rlvr_jax.sampling._state import DecodeStats, FinishReason, SamplerOutput
 from rlvr_jax.sampling._strategies import SamplingKnobs
@@ -58,16 +59,14 @@ class PromptStore:
     k, v: the prompts' keys / values, in the cache layout of the model ([B, P, K, H] per layer, or
       stacked [L, B, P, K, H]).
     mask: [B, P] bool, real prompt tokens.
-    last_position: [B] int32, the position of each prompt's last token.
-    logits: [B, V] float32, the next-token logits after each prompt (token 0 of every sample).
+    first: token 0 of every row ([R] arrays), drawn from its prompt's next-token logits.
     row_keys: [R] PRNG keys, one stream per (prompt id, sample index).
   """
 
   k: tuple[jax.Array, ...] | jax.Array
   v: tuple[jax.Array, ...] | jax.Array
   mask: jax.Array
-  last_position: jax.Array
-  logits: jax.Array
+  first: Draw
   row_keys: jax.Array
 
 
@@ -111,16 +110,20 @@ def cache_slots(prompt_len: int, spec: SamplerSpec) -> int:
   return prompt_len + spec.max_new_tokens - 1
 
 
-def continuous_prefill(model: Qwen, prompt_ids: jax.Array, prompt_mask: jax.Array, row_keys: jax.Array, *,
-                       cache_dtype, constrain: Constrain = no_constraint) -> PromptStore:
+def continuous_prefill(model: Qwen, prompt_ids: jax.Array, prompt_mask: jax.Array, row_keys: jax.Array,
+                       knobs: SamplingKnobs, spec: SamplerSpec, *, cache_dtype,
+                       constrain: Constrain = no_constraint) -> PromptStore:
   """prompt_ids / prompt_mask [B, P] left-padded, row_keys [R = B * n] -> what admitting their rows needs."""
   positions = positions_from_mask(prompt_mask)  # [B, P]
   cache = init_cache(model.config, prompt_ids.shape[0], prompt_ids.shape[1], cache_dtype, constrain,
                      scan_layers=model.scan_layers)
   hidden, cache = model(prompt_ids, prompt_mask, positions, cache=cache, constrain=constrain)  # [B, P, D]
   logits = model.logits(hidden[:, -1:], constrain)[:, 0]  # [B, V]; left padding: the last column is real
-  return PromptStore(k=cache.k, v=cache.v, mask=prompt_mask.astype(jnp.bool_), last_position=positions[:, -1],
-                     logits=logits, row_keys=row_keys)
+  fan_out = lambda x: jnp.repeat(x, spec.num_samples, axis=0)  # noqa: E731  [B, ...] -> [R, ...], prompt-major
+  rows = row_keys.shape[0]
+  first = draw_rows(fan_out(logits), row_keys, jnp.arange(rows), jnp.zeros((rows,), jnp.int32),
+                    fan_out(positions[:, -1]), jnp.ones((rows,), jnp.bool_), knobs, spec)
+  return PromptStore(k=cache.k, v=cache.v, mask=prompt_mask.astype(jnp.bool_), first=first, row_keys=row_keys)
 
 
 def _empty_slots(model: Qwen, store: PromptStore, spec: SamplerSpec, constrain: Constrain) -> SlotState:
@@ -219,8 +222,8 @@ def _copy_prompts(cache: KVCache, store: PromptStore, taken: jax.Array, prompt: 
                        end_index=jnp.where(taken, prompt_len, cache.end_index))
 
 
-def _admit_once(s: SlotState, knobs: SamplingKnobs, spec: SamplerSpec) -> SlotState:
-  """Gives every empty slot the next pending row of its group (in row order) and draws its token 0."""
+def _admit_once(s: SlotState, spec: SamplerSpec) -> SlotState:
+  """Gives every empty slot the next pending row of its group (in row order), with its token 0."""
   groups, total = spec.slot_groups, s.tokens.shape[0]
   per_group = total // groups
   free = _grouped(~s.active, groups)  # [G, S/G]
@@ -230,10 +233,8 @@ def _admit_once(s: SlotState, knobs: SamplingKnobs, spec: SamplerSpec) -> SlotSt
   rows = jnp.where(taken, local + _group_base(groups, per_group), total).reshape(-1)  # [S] global row ids
   prompt = (local // spec.num_samples).reshape(-1)  # [S] prompt within the group
   taken_slots = taken.reshape(-1)
-  keys = s.row_keys[jnp.minimum(rows, total - 1)]
-  take_prompt = lambda x: _per_group(lambda a, i: jnp.take(a, i, axis=0), groups, x, prompt)  # noqa: E731
-  draw = draw_rows(take_prompt(s.prompts.logits), keys, rows, jnp.zeros_like(rows),
-                   take_prompt(s.prompts.last_position), taken_slots, knobs, spec)
+  take_row = lambda x: _per_group(lambda a, i: jnp.take(a, i, axis=0), groups, x, local.reshape(-1))  # noqa: E731
+  draw = Draw(*map(take_row, s.prompts.first))  # [S] each; read only where taken
   s = _record(s, rows, jnp.zeros_like(rows), draw, taken_slots, spec)
   cache = _copy_prompts(s.cache, s.prompts, taken_slots, prompt, spec)
   return s.replace(
@@ -249,14 +250,14 @@ def _pending(s: SlotState, spec: SamplerSpec) -> jax.Array:
   return s.next_row < s.tokens.shape[0] // spec.slot_groups
 
 
-def _admit(s: SlotState, knobs: SamplingKnobs, spec: SamplerSpec) -> SlotState:
+def _admit(s: SlotState, spec: SamplerSpec) -> SlotState:
   """Admits pending rows until no group has both a free slot and a pending row (a row that ends at
   token 0 frees its slot again at once)."""
   def can_admit(s: SlotState) -> jax.Array:
     free = jnp.any(_grouped(~s.active, spec.slot_groups), axis=1)  # [G]
     return jnp.any(free & _pending(s, spec))
 
-  return jax.lax.while_loop(can_admit, lambda s: _admit_once(s, knobs, spec), s)
+  return jax.lax.while_loop(can_admit, lambda s: _admit_once(s, spec), s)
 
 
 def _decode_step(model: Qwen, s: SlotState, knobs: SamplingKnobs, spec: SamplerSpec,
@@ -319,7 +320,7 @@ def continuous_decode(model: Qwen, store: PromptStore, knobs: SamplingKnobs, spe
   state = _empty_slots(model, store, spec, constrain)
 
   def step(s: SlotState) -> SlotState:
-    s = _admit(s, knobs, spec)
+    s = _admit(s, spec)
     # Skips the model when every admitted row ended at token 0. The branch is also its own computation,
     # so XLA compiles the decode step alike in every phase (the batch-invariant mode's bitwise parity
     # with the static sampler depends on that: fused into the admission, a one-tile step rounds apart).

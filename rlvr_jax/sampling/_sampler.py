@@ -37,7 +37,7 @@ from rlvr_jax.models._precision import cast_params
 from rlvr_jax.models._qwen import Qwen, cache_role
 from rlvr_jax.sampling._continuous import (PromptStore, cache_slots, continuous_decode, continuous_output,
                                            continuous_prefill)
-from rlvr_jax.sampling._draw import ROW_TILE, LogitsProcessor, SamplerSpec
+from rlvr_jax.sampling._draw import ROW_TILE, Draw, LogitsProcessor, SamplerSpec
 from rlvr_jax.sampling._loop import decode
 from rlvr_jax.sampling._prefill import prefill
 from rlvr_jax.sampling._state import DecodeState, DecodeStats, SamplerOutput, row_keys
@@ -241,8 +241,8 @@ def _programs(graphdef: nnx.GraphDef, config: QwenConfig, spec: SamplerSpec, mes
 
   def run_prefill(params, prompt_ids, prompt_mask, rng_ids, key, knobs):
     keys = row_keys(key, rng_ids, spec.num_samples)
-    if spec.slots:  # token 0 is drawn when a row is admitted to a slot
-      return continuous_prefill(model_from(params), prompt_ids, prompt_mask, keys,
+    if spec.slots:  # the prompts' caches and every row's token 0, for admitting rows to slots
+      return continuous_prefill(model_from(params), prompt_ids, prompt_mask, keys, knobs, spec,
                                 cache_dtype=jnp.dtype(cache_dtype), constrain=constrain)
     return prefill(model_from(params), prompt_ids, prompt_mask, keys, knobs, spec,
                    cache_dtype=jnp.dtype(cache_dtype), constrain=constrain)
@@ -314,8 +314,7 @@ def _state_shardings(mesh: Mesh, config: QwenConfig, spec: SamplerSpec, batch: i
         lengths=per_row, done=per_row, finish_reason=per_row, last_token=per_row, last_position=per_row,
         row_keys=per_row, cache=cache(rows, per_row), stats=stats)
   return PromptStore(k=kv(batch, prompt_len), v=kv(batch, prompt_len), mask=_row_sharding(mesh, (batch, prompt_len)),
-                     last_position=_row_sharding(mesh, (batch,)),
-                     logits=_row_sharding(mesh, (batch, config.vocab_size)), row_keys=per_row)
+                     first=Draw(*(per_row,) * len(Draw._fields)), row_keys=per_row)
 
 
 def _output_shardings(mesh: Mesh, spec: SamplerSpec, batch: int) -> SamplerOutput:

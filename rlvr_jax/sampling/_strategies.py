@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from rlvr_jax.sampling._categorical import sample_categorical
+
 
 @struct.dataclass
 class SamplingKnobs:
@@ -75,8 +77,7 @@ class Sample:
       scaled = nucleus_filter(scaled, knobs.top_p, presorted=candidates is not None)
     scaled = min_p_filter(scaled, knobs.min_p)
     # Each row draws from its own key, so a row's token never depends on the other rows of the batch.
-    choice = jax.vmap(jax.random.categorical)(keys, scaled).astype(jnp.int32)  # [B]
-    logp = jnp.take_along_axis(jax.nn.log_softmax(scaled, axis=-1), choice[:, None], axis=-1)[:, 0]
+    choice, logp = sample_categorical(keys, scaled)  # [B], [B]
     tokens = choice if candidates is None else jnp.take_along_axis(candidates, choice[:, None], axis=-1)[:, 0]
     return tokens.astype(jnp.int32), logp
 
