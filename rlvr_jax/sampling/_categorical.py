@@ -13,7 +13,7 @@ the first uniform picks a block by the cumulative block masses, the second a tok
 masses inside that block. P(token i) = mass(block) / total x p_i / mass(block) = p_i / total, exactly up
 to float32 rounding of the masses (relative ~1e-7 x the terms summed: at most `BLOCK` tokens or
 V / `BLOCK` blocks). A zero-mass token or block (a -inf logit: truncated by top-k, top-p or min-p) is
-never drawn: a draw lands where the cumulative mass rises.
+never drawn (`_pick`).
 """
 
 from __future__ import annotations
@@ -29,12 +29,21 @@ def _pick(masses: jax.Array, uniform: jax.Array) -> jax.Array:
   """masses [R, W] >= 0 (some positive per row), uniform [R] in [0, 1) -> [R] int32: index i with
   probability masses[i] / sum.
 
-  The index is the count of cumulative masses <= u x sum, i.e. the first one above it. It always has
-  mass: cumulative[i] > u x sum >= cumulative[i - 1] means the sum rose at i. And it is < W: u < 1 makes
-  u x sum < sum in float32 too (round to nearest never reaches the sum)."""
+  The index is the first one with mass whose cumulative mass exceeds u x sum. "With mass" matters only
+  at the rounding level: a prefix sum computed as a tree (as XLA may) need not repeat its predecessor
+  exactly where a token adds nothing, and a zero-mass token (excluded by top-k, top-p or min-p) must never
+  be drawn. Should no index qualify (u x sum rounding onto the last sums), the last index with mass is taken.
+  """
   cumulative = jnp.cumsum(masses, axis=-1)  # [R, W]
-  target = uniform * cumulative[:, -1]  # [R]
-  return jnp.sum((cumulative <= target[:, None]).astype(jnp.int32), axis=-1)  # [R]
+  return first_above(cumulative, masses > 0, uniform * cumulative[:, -1])
+
+
+def first_above(cumulative: jax.Array, has_mass: jax.Array, target: jax.Array) -> jax.Array:
+  """cumulative [R, W], has_mass [R, W] bool, target [R] -> [R] int32: the first index with mass whose
+  cumulative value exceeds the target, else the last index with mass."""
+  above = (cumulative > target[:, None]) & has_mass  # [R, W]
+  last_with_mass = has_mass.shape[-1] - 1 - jnp.argmax(jnp.flip(has_mass, axis=-1), axis=-1)  # [R]
+  return jnp.where(jnp.any(above, axis=-1), jnp.argmax(above, axis=-1), last_with_mass).astype(jnp.int32)
 
 
 def sample_categorical(keys: jax.Array, scaled: jax.Array) -> tuple[jax.Array, jax.Array]:

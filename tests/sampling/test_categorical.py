@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlvr_jax.sampling._categorical import BLOCK, inverse_cdf, sample_categorical
+from rlvr_jax.sampling._categorical import BLOCK, first_above, inverse_cdf, sample_categorical
 
 WIDTH = 2 * BLOCK + 276  # three blocks, the last one partial
 
@@ -102,3 +102,13 @@ def test_a_row_draws_the_same_whatever_the_batch():
     alone = [np.asarray(x) for x in draw(keys[r:r + 1], jnp.asarray(logits[r:r + 1]))]
     assert alone[0][0] == batch[0][r]
     np.testing.assert_allclose(alone[1][0], batch[1][r], rtol=1e-6)
+
+
+def test_a_prefix_sum_that_wobbles_never_picks_a_zero_mass_token():
+  """A prefix sum computed as a tree may differ by an ulp where a token adds nothing: the pick skips
+  tokens without mass, and falls back on the last token with mass when no sum with mass exceeds the target."""
+  cumulative = jnp.asarray([[1.0, 2.0, 2.0000002, 2.0, 3.0], [1.0, 2.0, 2.0000002, 2.0000002, 2.0000002]])
+  has_mass = jnp.asarray([[True, True, False, False, True], [True, True, False, False, False]])
+  picked = first_above(cumulative, has_mass, jnp.asarray([2.0000001, 2.0000001]))
+  assert np.asarray(picked).tolist() == [4, 1]
+  assert np.asarray(first_above(cumulative, has_mass, jnp.asarray([0.5, 1.5]))).tolist() == [0, 1]
