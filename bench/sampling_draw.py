@@ -2,10 +2,10 @@
 
 Why: every decode step draws one token per row from softmax(logits / T) over V = 151,936 Qwen tokens.
 `jax.random.categorical` (Gumbel-max) hashes V random numbers per row, and on CPU JAX lowers threefry
-as a rolled loop that stores two u32[R, V] arrays per iteration; `rlvr_jax.sampling._categorical` draws
-from two uniforms per row (two-level inverse CDF). Both are timed in the same run on the same logits,
-jitted, median of `--repeats` calls after a warm-up; each also computes the chosen token's log-prob, as
-the sampler needs it.
+as a rolled loop that stores two u32[R, V] arrays per iteration; `rlvr_jax.sampling.sample_categorical`
+draws from two uniforms per row (two-level inverse CDF). Both are timed in the same run on the same
+logits, jitted, median of `--repeats` calls after a warm-up; each also computes the chosen token's
+log-prob, as the sampler needs it.
 
   python bench/sampling_draw.py                         # 128 rows x 151,936 (the ~0.5B bench's slots)
   python bench/sampling_draw.py --rows 512 --vocab 152064
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from rlvr_jax.sampling._categorical import sample_categorical  # noqa: E402
+from rlvr_jax.sampling import sample_categorical  # noqa: E402
 
 
 def gumbel_max(keys: jax.Array, scaled: jax.Array) -> tuple[jax.Array, jax.Array]:

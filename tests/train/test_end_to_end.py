@@ -18,8 +18,10 @@ from tests.train.conftest import small_config
 METHODS = sorted(METHOD_PRESETS)  # every registered method, not a hand-kept list
 # pass@k credit is non-zero only in a group whose best reward is unique (verl's estimator): with 4
 # samples the warm policy formats two or more of them in every group of these two steps, so the pass@k
-# run draws pairs.
-CHANGES = {"grpo_passk": {"rollout__num_samples": 2}}
+# run draws pairs, and 16 of them a step: a pair differs with probability 2p(1 - p), ~0.18 at the warm
+# policy's format rate p ~0.9, so 8 pairs in all tie about one time in five (seen after the sampler's draw
+# changed), 32 about one time in 600.
+CHANGES = {"grpo_passk": {"rollout__num_samples": 2, "rollout__prompts_per_step": 16}}
 
 
 def _final_params(run_dir):
