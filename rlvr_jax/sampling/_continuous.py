@@ -37,6 +37,8 @@ Which slot decodes a row changes nothing in its tokens (its key and step pick th
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -279,13 +281,27 @@ def _decode_step(model: Qwen, s: SlotState, knobs: SamplingKnobs, spec: SamplerS
 
 
 def slot_phases(slots: int, groups: int = 1) -> tuple[int, ...]:
-  """The slot counts the loop runs with: S while rows are pending, then halves down to one tile as the
-  last rows finish; each group's share halves (in whole tiles of `ROW_TILE` / G slots).
-  32 -> (32, 16, 8); 24 -> (24, 16, 8); 64 in 16 groups -> (64, 32, 16)."""
+  """The slot counts the loop runs with: S while rows are pending, then 3/4, 1/2, 3/8 and 1/4 of S, then
+  halves down to one tile as the last rows finish; each group's share in whole tiles of `ROW_TILE` / G.
+
+  Why the finer steps at the top: a phase runs until its live rows fit the next one, so its slots are
+  between the next count and its own busy; the first phases hold most of the tail's slot-steps, and
+  quarter steps there keep the slots 95.7% busy where halving gave 93.2% (bench/sampler.py's long-tailed
+  lengths, 512 rows on 128 slots; 93.1% against 88.7% on 256), for two more compiled copies of the decode step.
+  Below S / 4 halving costs little. `rlvr_jax.sampling._schedule` counts a call's steps on the host.
+  64 -> (64, 48, 32, 24, 16, 8); 24 -> (24, 16, 8); 64 in 16 groups -> (64, 48, 32, 16)."""
   tile = max(1, ROW_TILE // groups)  # a group's slots in one tile
-  phases = [slots // groups]
-  while phases[-1] > tile:
-    phases.append(max(tile, -(-phases[-1] // 2 // tile) * tile))
+  share = slots // groups
+  targets = [share * 3 / 4, share / 2, share * 3 / 8]
+  quarter = share / 4
+  while quarter > tile:
+    targets.append(quarter)
+    quarter /= 2
+  phases = [share]
+  for target in targets + [tile]:
+    whole_tiles = max(tile, math.ceil(target / tile) * tile)
+    if whole_tiles < phases[-1]:
+      phases.append(whole_tiles)
   return tuple(p * groups for p in phases)
 
 

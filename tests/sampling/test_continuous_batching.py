@@ -13,7 +13,7 @@ from rlvr_jax import models, sharding
 from rlvr_jax.models import hf_reference
 from rlvr_jax.models._decode_attention import blocked_decode_attention
 from rlvr_jax.models._attention import masked_attention
-from rlvr_jax.sampling import generate
+from rlvr_jax.sampling import DecodeSchedule, continuous_schedule, generate, static_schedule
 from rlvr_jax.sampling._continuous import slot_phases
 
 CONFIG = models.preset("tiny", vocab_size=96, num_layers=2, max_position_embeddings=256)
@@ -114,7 +114,37 @@ def test_slots_stay_busy_and_the_tail_shrinks(model):
   assert int(static.stats.slot_steps) == 64 * int(static.stats.steps)
   assert int(continuous.stats.slot_steps) < int(static.stats.slot_steps)
   assert useful / int(continuous.stats.slot_steps) > 0.8, jax.tree.map(int, continuous.stats)
-  assert slot_phases(64) == (64, 32, 16, 8) and slot_phases(24) == (24, 16, 8) and slot_phases(8) == (8,)
+  # The host transcription of both schedules gives the compiled loops' counters exactly.
+  lengths = np.asarray(continuous.lengths)
+  assert _counters(static) == static_schedule(lengths)
+  assert _counters(continuous) == continuous_schedule(lengths, 16)
+  assert slot_phases(64) == (64, 48, 32, 24, 16, 8) and slot_phases(24) == (24, 16, 8) and slot_phases(8) == (8,)
+  assert slot_phases(256) == (256, 192, 128, 96, 64, 32, 16, 8) and slot_phases(64, groups=16) == (64, 48, 32, 16)
+
+
+def _counters(out) -> DecodeSchedule:
+  stats = jax.tree.map(int, out.stats)
+  return DecodeSchedule(steps=stats.steps, slot_steps=stats.slot_steps, busy_slot_steps=stats.busy_slot_steps)
+
+
+def test_schedules_by_hand():
+  """Hand-counted: lengths [1, 3, 2, 5] (token 0 included) on 2 slots, phases (2,): rows 0 ends at
+  admission, rows 1 and 2 take the slots; after 1 step row 2 ends and row 3 takes its slot; step 2 ends
+  row 1; row 3 needs 4 decode tokens: 1 + 1 + 3 more steps alone = 5 steps, 10 slot-steps, 7 busy.
+  The static loop runs to the longest row: 4 steps x 4 rows."""
+  assert continuous_schedule([1, 3, 2, 5], 2) == DecodeSchedule(steps=5, slot_steps=10, busy_slot_steps=7)
+  assert static_schedule([1, 3, 2, 5]) == DecodeSchedule(steps=4, slot_steps=16, busy_slot_steps=7)
+  assert continuous_schedule([1, 1, 1], 1) == DecodeSchedule(steps=0, slot_steps=0, busy_slot_steps=0)
+  # 16 slots, phases (16, 8): 64 rows of length 9 in four waves of 8 steps, then 8 rows of length 17.
+  # Those were pending when the loop last checked its phase, so their first step runs on 16 slots and
+  # the other 15 on 8.
+  lengths = [9] * 64 + [17] * 8
+  assert continuous_schedule(lengths, 16) == DecodeSchedule(steps=4 * 8 + 16, slot_steps=4 * 8 * 16 + 16 + 15 * 8,
+                                                            busy_slot_steps=64 * 8 + 8 * 16)
+  with pytest.raises(ValueError, match="groups=3"):
+    continuous_schedule([2] * 8, 8, groups=3)
+  with pytest.raises(ValueError, match="lengths must be >= 1"):
+    continuous_schedule([0, 2], 2)
 
 
 def test_rows_that_end_at_token_zero_free_their_slot_at_once(model):
@@ -135,7 +165,11 @@ def test_eight_device_mesh_gives_the_same_rows(model):
   common = dict(key=jax.random.key(4), max_new_tokens=16, num_samples=8, stop_token_ids=STOPS, slots=16,
                 decode_block=8, **SAMPLED)
   single = _host(generate(model, ids, mask, **common))
-  sharded = _host(generate(scanned, ids, mask, mesh=mesh, **common))
+  sharded_out = generate(scanned, ids, mask, mesh=mesh, **common)
+  sharded = _host(sharded_out)
+  # One slot group per data-parallel shard (data x fsdp = 4): the schedule of 4 groups of 4 slots.
+  assert _counters(sharded_out) == continuous_schedule(sharded["lengths"], 16, groups=4)
+  assert continuous_schedule(sharded["lengths"], 16, groups=4) != continuous_schedule(sharded["lengths"], 16)
   np.testing.assert_array_equal(single["tokens"], sharded["tokens"])
   np.testing.assert_allclose(single["logprobs"], sharded["logprobs"], atol=1e-5)
 
