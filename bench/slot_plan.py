@@ -22,8 +22,7 @@ import argparse
 import numpy as np
 from sampler_lengths import draw_lengths
 
-from rlvr_jax.sampling import continuous_schedule, static_schedule
-from rlvr_jax.sampling._continuous import slot_phases
+from rlvr_jax.sampling import continuous_schedule, slot_phases, static_schedule
 
 
 def main() -> None:

@@ -9,11 +9,13 @@ Public API:
   token_log_probs, logprob_temperature         behaviour log-probs of chosen tokens, and their temperature
   sample_categorical                           one draw per row (own key) from softmax(logits), inverse CDF
   continuous_schedule, static_schedule         a call's decode steps / slot-steps from response lengths (host)
+  slot_phases                                  the continuous sampler's slot counts, first phase to tail
   SamplingSettings, make_generate_fn           a run's sampling settings -> generate function of live params
 """
 
 from rlvr_jax.sampling._buckets import bucket_length, pad_to_bucket
 from rlvr_jax.sampling._categorical import sample_categorical
+from rlvr_jax.sampling._continuous import slot_phases
 from rlvr_jax.sampling._sampler import generate
 from rlvr_jax.sampling._schedule import DecodeSchedule, continuous_schedule, static_schedule
 from rlvr_jax.sampling._settings import SamplingSettings, make_generate_fn
@@ -26,5 +28,5 @@ __all__ = [
     "generate", "generate_text", "TextGeneration", "SamplerOutput", "FinishReason", "pad_to_bucket",
     "bucket_length", "Greedy", "Sample", "SamplingKnobs", "make_strategy", "token_log_probs", "logprob_temperature",
     "SamplingSettings", "make_generate_fn", "sample_categorical", "DecodeSchedule", "continuous_schedule",
-    "static_schedule",
+    "static_schedule", "slot_phases",
 ]
