@@ -6,6 +6,7 @@ come before jax starts its threads."""
 import json
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -35,13 +36,15 @@ _PROBE = textwrap.dedent("""
     program = jax.jit(jax.grad(loss))
     temp = program.lower(params).compile().memory_analysis().temp_size_in_bytes
 
-    def faults_per_call(calls=5):
+    def faults_per_call(calls=9):
       for _ in range(3):
         jax.block_until_ready(program(params))
-      before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+      faults = []
       for _ in range(calls):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         jax.block_until_ready(program(params))
-      return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+      return faults
 
     retained = faults_per_call()
     restored = host_heap.restore_defaults()
@@ -58,8 +61,12 @@ def test_retained_heap_reuses_a_programs_temporaries_and_the_defaults_do_not():
   assert result["applied"] and result["restored"]
   assert result["temp"] >= 64 << 20, result  # above glibc's mmap threshold and a thread arena's heap size
   pages = result["temp"] / 4096
-  assert result["retained"] < 0.25 * pages, result  # a block can still land on fresh pages now and then
-  assert result["default"] > 0.5 * pages, result  # glibc's defaults: the block is faulted in on every call
+  # Per call, the median: with the heap retained a call can still land its block on fresh pages when the
+  # previous call's block is freed late (its free runs on a runtime thread; a busy machine delays it) and
+  # the heap grows to one more block; that happens now and then, not on most calls (CI once saw two such
+  # calls in five, which a mean over five calls read as a failure).
+  assert statistics.median(result["retained"]) < 0.25 * pages, result
+  assert statistics.median(result["default"]) > 0.5 * pages, result  # glibc's defaults: faulted in every call
 
 
 def test_other_libcs_are_left_alone(monkeypatch):
