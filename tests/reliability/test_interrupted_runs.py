@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.train import _loop as loop
+from rlvr_jax.train._checkpointing import committed_steps
 from tests.reliability.launcher_runs import (LauncherRun, exported_params, metrics_rows, run_env, run_to_end,
                                              shared_cache_dir, small_run_args, without_timings)
 
@@ -76,16 +77,22 @@ def test_kill_9_at_a_random_moment_resumes_exactly(tmp_path, cache_dir):
   assert len({r["pos_adv/positive_weight"] for r in metrics_rows(tmp_path / "reference")}) > 1, \
       "the lambda should move during the reference run, or the test checks no transform state"
 
-  delay = random.Random().uniform(0.0, 1.5)
+  delay = random.Random().uniform(0.0, 1.0)  # a step takes ~0.5 s: within the next two steps
   killed = LauncherRun(args(tmp_path / "run"), env)
   killed.wait_for(r"step 2/6", timeout=300)
+  # Saves are asynchronous: on a loaded machine none may have committed yet when step 2 is logged, and
+  # the rerun would then start afresh (also correct, but it checks no resume). The kill comes at a random
+  # moment once one has.
+  deadline = time.monotonic() + 120
+  while not committed_steps(str(tmp_path / "run" / "checkpoints")) and time.monotonic() < deadline:
+    time.sleep(0.05)
   time.sleep(delay)
   killed.process.kill()
-  assert killed.finish(timeout=60) == -signal.SIGKILL, f"the run ended before the kill ({delay:.2f} s after step 2)"
+  assert killed.finish(timeout=60) == -signal.SIGKILL, f"the run ended before the kill ({delay:.2f} s after a commit)"
 
   resumed = run_to_end(args(tmp_path / "run"), env)
   resumed_at = int(resumed.wait_for(r"resumed from .* at step (\d+)", 1).group(1))
-  assert 1 <= resumed_at < STEPS, f"kill {delay:.2f} s after step 2"
+  assert 1 <= resumed_at < STEPS, f"kill {delay:.2f} s after the first commit"
   _assert_same_run(tmp_path / "reference", tmp_path / "run", resumed_at)
 
 
