@@ -5,14 +5,8 @@ XLA reads the flag when jax initialises its backend, so it is set before anythin
 
 import os
 
-# At the suite's tiny shapes compiling dominates a test's time (one trainer test: 52 of its 109 s in XLA's
-# backend compile). Skipping LLVM's expensive passes compiles ~20% faster (tiny gradient 2.2 -> 1.6 s,
-# sampler 7.0 -> 5.3 s) and leaves every result bitwise the same: test_xla_flags.py holds a forward, a
-# gradient and sampled tokens / log-probs to XLA's defaults. (LLVM optimization level 0 compiled ~50%
-# faster but moved results by ~1e-6: the suite would test numbers no user gets.)
-TEST_XLA_FLAGS = "--xla_llvm_disable_expensive_passes=true"
 os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count=8 {TEST_XLA_FLAGS}"
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 

@@ -19,8 +19,6 @@ import time
 
 import numpy as np
 
-from tests.conftest import TEST_XLA_FLAGS
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAUNCHER = os.path.join(ROOT, "launch", "tpu_pod.py")
 # Metrics that measure the machine, not the run: they differ between two runs of the same steps.
@@ -53,7 +51,7 @@ def run_env(cache_dir: str, devices: int) -> dict[str, str]:
   """The environment of a launcher subprocess with `devices` fake CPU devices."""
   env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
   env.update({
-      "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices} {TEST_XLA_FLAGS}",
+      "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
       "JAX_PLATFORMS": "cpu",
       "RLVR_JAX_CACHE": cache_dir,  # and the launcher's compilation cache is cache_dir/xla by default
       "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
