@@ -67,9 +67,9 @@ def test_sigterm_writes_a_checkpoint_exits_cleanly_and_resumes_exactly(tmp_path,
 
 @pytest.mark.slow
 def test_kill_9_at_a_random_moment_resumes_exactly(tmp_path, cache_dir):
-  """SIGKILL at a random moment after step 2 is logged (checkpoints every step, asynchronous, keep 2:
-  the kill may land in a save or a deletion): the rerun resumes from the newest committed checkpoint,
-  drops the metrics rows logged after it, and ends bitwise where the reference ends."""
+  """SIGKILL at a random moment after step 2 is logged and a checkpoint has committed (checkpoints every
+  step, asynchronous, keep 2: the kill may land in a save or a deletion): the rerun resumes from the newest
+  committed checkpoint, drops the metrics rows logged after it, and ends bitwise where the reference ends."""
   env = run_env(cache_dir, devices=1)
   args = lambda run_dir: small_run_args("pos_adv_reweight", run_dir, train__steps=STEPS,  # noqa: E731
                                         checkpoint__keep=2)

@@ -20,8 +20,8 @@ from tests.reliability.faulty_verifier import hang_then_crash
 from tests.reliability.launcher_runs import metrics_rows, shared_cache_dir
 from tests.train.conftest import small_config
 
-# Long enough that a plain string comparison never reaches it on a loaded machine (at 1 s a CI run under
-# both test workers once logged a second timeout); the hung task costs it once.
+# Long enough that a plain string comparison never reaches it on a loaded machine (at 1 s a full run of
+# the suite, both test workers busy, once logged a second timeout); the hung task costs it once.
 TIMEOUT_S = 5.0
 
 
