@@ -11,8 +11,31 @@ os.environ["XLA_FLAGS"] = (
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
+import pytest  # noqa: E402
+from jax.experimental.compilation_cache import compilation_cache as jax_compilation_cache  # noqa: E402
 
 jax.config.update("jax_enable_x64", False)
+
+_CACHE_SETTINGS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+                   "jax_persistent_cache_min_entry_size_bytes")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def xla_compilation_cache(tmp_path_factory):
+  """A persistent XLA cache for the session (one per `-n 2` worker): many tests build the same program
+  afresh (new closures, a new model object, another method's sampler and scoring pass), and compiling is
+  most of the suite's time. Per worker, because jax locks a shared cache directory only when it also
+  evicts, and its eviction rescans every entry on every write."""
+  path = tmp_path_factory.mktemp("xla_cache")
+  previous = {name: getattr(jax.config, name) for name in _CACHE_SETTINGS}
+  jax.config.update("jax_compilation_cache_dir", str(path))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+  jax_compilation_cache.reset_cache()  # jax decides at its first compile whether a cache is used: decide again
+  yield path
+  for name, value in previous.items():
+    jax.config.update(name, value)
+  jax_compilation_cache.reset_cache()
 
 
 def pytest_collection_modifyitems(items):

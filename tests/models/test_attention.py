@@ -79,8 +79,9 @@ def _qkv_and_masks(seq_len=100, seed=0):
 def test_same_segment_mask_equals_the_xla_mask_on_real_tokens():
   """The mask the cuDNN path hands to cuDNN gives, on real query tokens, the XLA path's attention."""
   q, k, v, valid = _qkv_and_masks()
-  xla = masked_attention(q, k, v, valid, jnp.arange(q.shape[1]))
-  segment = jax.nn.dot_product_attention(q, k, v, mask=same_segment_causal_mask(valid))
+  xla = jax.jit(masked_attention)(q, k, v, valid, jnp.arange(q.shape[1]))
+  mask = same_segment_causal_mask(valid)
+  segment = jax.jit(lambda q, k, v: jax.nn.dot_product_attention(q, k, v, mask=mask))(q, k, v)
   real = np.asarray(valid)
   np.testing.assert_allclose(np.asarray(segment)[real], np.asarray(xla)[real], atol=1e-6)
   assert np.abs(np.asarray(segment)[~real] - np.asarray(xla)[~real]).max() > 1e-3  # padding rows do differ
@@ -102,9 +103,9 @@ def test_splash_interpret_matches_xla_forward_and_gradient():
     return splash_attention(q, k, v, valid, interpret=True)
 
   np.testing.assert_allclose(np.asarray(jax.jit(fused)(q, k, v))[np.asarray(valid)],
-                             np.asarray(xla(q, k, v))[np.asarray(valid)], atol=2e-6)
+                             np.asarray(jax.jit(xla)(q, k, v))[np.asarray(valid)], atol=2e-6)
   grads_fused = jax.jit(jax.grad(lambda *a: loss(fused, *a), argnums=(0, 1, 2)))(q, k, v)
-  grads_xla = jax.grad(lambda *a: loss(xla, *a), argnums=(0, 1, 2))(q, k, v)
+  grads_xla = jax.jit(jax.grad(lambda *a: loss(xla, *a), argnums=(0, 1, 2)))(q, k, v)
   for name, g, want in zip("qkv", grads_fused, grads_xla):
     np.testing.assert_allclose(np.asarray(g), np.asarray(want), atol=2e-5, err_msg=name)
 

@@ -73,7 +73,7 @@ def test_gradients_equal_autodiff_of_the_library_function(kv_heads):
     return jnp.sum(weights * attend(q, k, v, mask)) + jnp.sum(attend(q, k, v, mask) ** 2)
 
   ours = jax.jit(jax.grad(lambda *a: loss(_ours, *a), argnums=(0, 1, 2)))(q, k, v)
-  want = jax.grad(lambda *a: loss(_library, *a), argnums=(0, 1, 2))(q, k, v)
+  want = jax.jit(jax.grad(lambda *a: loss(_library, *a), argnums=(0, 1, 2)))(q, k, v)
   for name, got, expected in zip("qkv", ours, want):
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=3e-5, rtol=1e-5, err_msg=name)
 
@@ -87,9 +87,9 @@ def test_masked_attention_against_a_longer_cache_and_bfloat16():
   values = jnp.asarray(rng.normal(size=(3, 12, 2, 8)), jnp.float32)
   kv_mask = jnp.asarray(rng.random((3, 12)) > 0.3).at[:, 7:].set(True)
   slots = jnp.arange(7, 12)
-  full = masked_attention(q, keys, values, kv_mask, slots)
-  half = masked_attention(q.astype(jnp.bfloat16), keys.astype(jnp.bfloat16), values.astype(jnp.bfloat16),
-                          kv_mask, slots)
+  attend = jax.jit(masked_attention)  # one program per dtype (op by op: ~50)
+  full = attend(q, keys, values, kv_mask, slots)
+  half = attend(q.astype(jnp.bfloat16), keys.astype(jnp.bfloat16), values.astype(jnp.bfloat16), kv_mask, slots)
   assert half.dtype == jnp.bfloat16
   np.testing.assert_allclose(np.asarray(half, np.float32), np.asarray(full), atol=5e-2)
   causal = np.arange(12)[None, :] <= np.asarray(slots)[:, None]  # [T, S]
@@ -108,8 +108,8 @@ def test_project_tokens_is_the_einsum_and_its_gradient(equation, x_shape, kernel
   kernel = jnp.asarray(rng.normal(size=kernel_shape), jnp.float32)
   np.testing.assert_allclose(np.asarray(project_tokens(equation, x, kernel)),
                              np.asarray(jnp.einsum(einsum, x, kernel)), rtol=1e-6, atol=1e-6)
-  ours = jax.grad(lambda x, w: jnp.sum(jnp.sin(project_tokens(equation, x, w))), argnums=(0, 1))(x, kernel)
-  want = jax.grad(lambda x, w: jnp.sum(jnp.sin(jnp.einsum(einsum, x, w))), argnums=(0, 1))(x, kernel)
+  ours = jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.sin(project_tokens(equation, x, w))), argnums=(0, 1)))(x, kernel)
+  want = jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.sin(jnp.einsum(einsum, x, w))), argnums=(0, 1)))(x, kernel)
   for got, expected in zip(ours, want):
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
 

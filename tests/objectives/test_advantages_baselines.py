@@ -7,6 +7,7 @@ compute_gae_advantage_return (+ verl_F.masked_whiten).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 
 import jax
@@ -24,8 +25,16 @@ MASK = (np.arange(T)[None, :] < LENGTHS[:, None]).astype(np.float32)
 REWARDS = np.array([1.0, 0.0, 0.5, 1.0, 0.25, 1.0, 0.0, 0.5], np.float32)
 
 
+@functools.partial(jax.jit, static_argnames=("name", "hparams"))
+def _jitted(name, rewards, mask, groups, data, hparams):
+  return compute_advantages(name, rewards, mask, groups, **data, **dict(hparams))
+
+
 def _run(name, rewards=REWARDS, mask=MASK, groups=GROUPS, **kwargs):
-  return compute_advantages(name, jnp.asarray(rewards), jnp.asarray(mask), jnp.asarray(groups), **kwargs)
+  # One compiled program per (estimator, hyperparameters, shapes): array inputs are traced, the rest static.
+  data = {key: kwargs.pop(key) for key in list(kwargs) if kwargs[key] is None or isinstance(kwargs[key], jax.Array)}
+  return _jitted(name, jnp.asarray(rewards), jnp.asarray(mask), jnp.asarray(groups), data,
+                 tuple(sorted(kwargs.items())))
 
 
 def _token_rewards(scores, mask):
@@ -175,14 +184,12 @@ def test_optimal_token_baseline_by_hand():
   """Two responses, equal weights w = 1: b_t = (sum_i G W) / sum_i W over the responses alive at t."""
   mask = np.array([[1, 1, 1], [1, 0, 0]], np.float32)
   old_logp = np.log(np.full((2, 3), 0.5, np.float32))  # w = 1 - 1 + 1 = 1 with sum_pi_sq = 1
-  out = compute_advantages("optimal_token_baseline", jnp.asarray([1.0, 0.0]), jnp.asarray(mask),
-                           jnp.asarray([0, 0], jnp.int32), old_logp=jnp.asarray(old_logp),
-                           sum_pi_squared=jnp.ones((2, 3)), handle_zero_tail=False)
+  out = _run("optimal_token_baseline", jnp.asarray([1.0, 0.0]), mask, jnp.asarray([0, 0], jnp.int32),
+             old_logp=jnp.asarray(old_logp), sum_pi_squared=jnp.ones((2, 3)), handle_zero_tail=False)
   # W: row 0 = [1, 2, 3], row 1 = [1, 1, 1] (masked); t = 0: b = (1*1 + 0*1) / 2 = 0.5; t >= 1: only row 0.
   np.testing.assert_allclose(np.asarray(out.advantages), [[0.5, 0.0, 0.0], [-0.5, 0.0, 0.0]], atol=1e-6)
-  tail = compute_advantages("optimal_token_baseline", jnp.asarray([1.0, 0.0]), jnp.asarray(mask),
-                            jnp.asarray([0, 0], jnp.int32), old_logp=jnp.asarray(old_logp),
-                            sum_pi_squared=jnp.ones((2, 3)))
+  tail = _run("optimal_token_baseline", jnp.asarray([1.0, 0.0]), mask, jnp.asarray([0, 0], jnp.int32),
+              old_logp=jnp.asarray(old_logp), sum_pi_squared=jnp.ones((2, 3)))
   # Zero tail: row 0 is the unique longest; positions >= 1 (second-longest length) get baseline 0.
   np.testing.assert_allclose(np.asarray(tail.advantages), [[0.5, 1.0, 1.0], [-0.5, 0.0, 0.0]], atol=1e-6)
 
@@ -213,8 +220,8 @@ def test_gae_matches_reference_including_a_masked_hole(gamma, lam):
   mask[2, 2] = 0.0
   rewards = RNG.normal(size=mask.shape).astype(np.float32)
   values = RNG.normal(size=mask.shape).astype(np.float32)
-  advantages, returns = gae_advantages_returns(jnp.asarray(rewards), jnp.asarray(values), jnp.asarray(mask),
-                                               gamma=gamma, lam=lam)
+  gae_fn = jax.jit(functools.partial(gae_advantages_returns, gamma=gamma, lam=lam))
+  advantages, returns = gae_fn(jnp.asarray(rewards), jnp.asarray(values), jnp.asarray(mask))
   expected_adv, expected_ret = _gae_reference(rewards, values, mask, gamma, lam)
   np.testing.assert_allclose(np.asarray(advantages), expected_adv * mask, rtol=1e-4, atol=1e-5)
   np.testing.assert_allclose(np.asarray(returns), expected_ret * mask, rtol=1e-5, atol=1e-5)
@@ -225,8 +232,7 @@ def test_gae_by_hand_and_as_estimator():
   returns are all 1 (Monte Carlo); raw advantages = 1 - V; estimator 'gae' whitens them."""
   values = np.array([[0.5, 0.25, 0.75], [0.0, 0.0, 0.0]], np.float32)
   mask = np.array([[1, 1, 1], [1, 1, 0]], np.float32)
-  out = compute_advantages("gae", jnp.asarray([1.0, 0.0]), jnp.asarray(mask), jnp.asarray([0, 1], jnp.int32),
-                           values=jnp.asarray(values))
+  out = _run("gae", jnp.asarray([1.0, 0.0]), mask, jnp.asarray([0, 1], jnp.int32), values=jnp.asarray(values))
   np.testing.assert_allclose(np.asarray(out.returns), [[1, 1, 1], [0, 0, 0]], atol=1e-6)
   raw = np.array([[0.5, 0.75, 0.25], [0.0, 0.0, 0.0]])
   np.testing.assert_allclose(np.asarray(out.advantages), _whiten(raw, mask) * mask, rtol=1e-5, atol=1e-6)
@@ -235,6 +241,6 @@ def test_gae_by_hand_and_as_estimator():
 def test_gae_has_no_gradient_through_values():
   """Values are rollout data: the advantage is a constant w.r.t. the critic."""
   rewards = jnp.asarray(RNG.normal(size=MASK.shape).astype(np.float32))
-  grad = jax.grad(lambda v: jnp.sum(gae_advantages_returns(rewards, v, jnp.asarray(MASK), gamma=0.9,
-                                                           lam=0.9)[0]))(jnp.ones(MASK.shape))
+  grad = jax.jit(jax.grad(lambda v: jnp.sum(gae_advantages_returns(rewards, v, jnp.asarray(MASK), gamma=0.9,
+                                                                   lam=0.9)[0])))(jnp.ones(MASK.shape))
   assert np.all(np.asarray(grad) == 0.0)

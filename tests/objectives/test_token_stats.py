@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,9 +34,10 @@ def test_entropy_matches_numpy_and_upcasts_bfloat16():
   """logsumexp - sum p z equals -sum p log p; bfloat16 logits give a float32 result."""
   z = np.random.default_rng(0).normal(scale=3.0, size=(4, 50)).astype(np.float32)
   p = _softmax(z.astype(np.float64))
-  np.testing.assert_allclose(np.asarray(entropy_from_logits(jnp.asarray(z))), -(p * np.log(p)).sum(-1),
+  entropy = jax.jit(entropy_from_logits)
+  np.testing.assert_allclose(np.asarray(entropy(jnp.asarray(z))), -(p * np.log(p)).sum(-1),
                              rtol=1e-5)
-  out = entropy_from_logits(jnp.asarray(z, jnp.bfloat16))
+  out = entropy(jnp.asarray(z, jnp.bfloat16))
   assert out.dtype == jnp.float32
   zb = np.asarray(jnp.asarray(z, jnp.bfloat16).astype(jnp.float32), np.float64)
   pb = _softmax(zb)
@@ -45,8 +48,8 @@ def test_entropy_ignores_negative_infinity_logits():
   """-inf logits (masked vocabulary) contribute 0 to the value and give finite, zero gradients."""
   z = jnp.array([[0.0, np.log(3.0), -jnp.inf, -jnp.inf]])
   expected = -(0.25 * np.log(0.25) + 0.75 * np.log(0.75))
-  np.testing.assert_allclose(float(entropy_from_logits(z)[0]), expected, rtol=1e-6)
-  grad = np.asarray(jax.grad(lambda x: entropy_from_logits(x).sum())(z))
+  np.testing.assert_allclose(float(jax.jit(entropy_from_logits)(z)[0]), expected, rtol=1e-6)
+  grad = np.asarray(jax.jit(jax.grad(lambda x: entropy_from_logits(x).sum()))(z))
   assert np.all(np.isfinite(grad)) and np.all(grad[0, 2:] == 0.0)
 
 
@@ -55,7 +58,7 @@ def test_entropy_gradient_is_analytic():
   z = np.random.default_rng(1).normal(size=(3, 7)).astype(np.float32)
   p = _softmax(z.astype(np.float64))
   h = -(p * np.log(p)).sum(-1, keepdims=True)
-  grad = jax.grad(lambda x: entropy_from_logits(x).sum())(jnp.asarray(z))
+  grad = jax.jit(jax.grad(lambda x: entropy_from_logits(x).sum()))(jnp.asarray(z))
   np.testing.assert_allclose(np.asarray(grad), -p * (np.log(p) + h), rtol=1e-4, atol=1e-6)
 
 
@@ -63,21 +66,24 @@ def test_topp_crossing_token_is_excluded():
   """p = (0.5, 0.25, 0.15, 0.1), top_p 0.8: cumsum (0.5, 0.75, 0.9) keeps 2 tokens -> H(2/3, 1/3)."""
   z = jnp.log(jnp.array([0.5, 0.25, 0.15, 0.1]))
   expected = -(2 / 3 * np.log(2 / 3) + 1 / 3 * np.log(1 / 3))
-  np.testing.assert_allclose(float(topp_entropy_from_logits(z, top_p=0.8, top_k=10)), expected, rtol=1e-5)
+  topp = jax.jit(functools.partial(topp_entropy_from_logits, top_p=0.8, top_k=10))
+  np.testing.assert_allclose(float(topp(z)), expected, rtol=1e-5)
 
 
 def test_topp_single_kept_token_and_dominant_top1_are_exactly_zero():
   """One kept token (0.6 < 0.8 < 0.9) or top-1 >= top_p (0.85) gives exactly 0."""
   single = jnp.log(jnp.array([0.6, 0.3, 0.1]))
   dominant = jnp.log(jnp.array([0.85, 0.1, 0.05]))
-  assert float(topp_entropy_from_logits(single, top_p=0.8, top_k=10)) == 0.0
-  assert float(topp_entropy_from_logits(dominant, top_p=0.8, top_k=10)) == 0.0
+  topp = jax.jit(functools.partial(topp_entropy_from_logits, top_p=0.8, top_k=10))
+  assert float(topp(single)) == 0.0
+  assert float(topp(dominant)) == 0.0
 
 
 def test_topp_keeps_all_k_when_their_mass_is_below_p():
   """top_k = 3 tokens holding 0.6 < 0.8 of the mass are all kept and renormalized."""
   probs = np.array([0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1])
-  got = float(topp_entropy_from_logits(jnp.log(jnp.asarray(probs)), top_p=0.8, top_k=3))
+  topp = jax.jit(functools.partial(topp_entropy_from_logits, top_p=0.8, top_k=3))
+  got = float(topp(jnp.log(jnp.asarray(probs))))
   q = probs[:3] / probs[:3].sum()
   np.testing.assert_allclose(got, -(q * np.log(q)).sum(), rtol=1e-5)
 
@@ -86,7 +92,8 @@ def test_topp_matches_torch_semantics_on_random_logits():
   """Random positions (sharp and flat) against the float64 transcription of SIREN's code."""
   rng = np.random.default_rng(2)
   z = (rng.normal(size=(16, 40)) * rng.uniform(0.3, 4.0, size=(16, 1))).astype(np.float32)
-  got = np.asarray(topp_entropy_from_logits(jnp.asarray(z), top_p=0.8, top_k=25))
+  topp = jax.jit(functools.partial(topp_entropy_from_logits, top_p=0.8, top_k=25))
+  got = np.asarray(topp(jnp.asarray(z)))
   expected = [_topp_reference(row, 0.8, 25) for row in z]
   np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
   assert np.sum(got == 0.0) >= 1 and np.sum(got > 0.0) >= 1  # both regimes are exercised
@@ -96,7 +103,7 @@ def test_topp_gradient_only_through_kept_logits():
   """dH_p/dz_j = -q_j (log q_j + H_p) on the kept set, 0 for every other logit."""
   probs = np.array([0.1, 0.3, 0.05, 0.2, 0.35])
   z = jnp.log(jnp.asarray(probs, jnp.float32))
-  grad = np.asarray(jax.grad(lambda x: topp_entropy_from_logits(x, top_p=0.9, top_k=5))(z))
+  grad = np.asarray(jax.jit(jax.grad(lambda x: topp_entropy_from_logits(x, top_p=0.9, top_k=5)))(z))
   kept = np.array([False, True, False, True, True])  # 0.35, 0.3, 0.2: cumsum 0.85 < 0.9, then 0.95
   q = probs[kept] / probs[kept].sum()
   h = -(q * np.log(q)).sum()
@@ -157,7 +164,8 @@ def test_chunked_values_and_gradients_match_unchunked():
 def test_logp_is_log_softmax_of_target_and_temperature_divides_first():
   """logp = log_softmax(h W^T / temperature)[target], checked in numpy."""
   hidden, unembed, targets = _inputs()
-  stats = token_statistics(hidden, unembed, targets, temperature=0.5, chunk_size=5, with_entropy=False)
+  stats = jax.jit(functools.partial(token_statistics, temperature=0.5, chunk_size=5, with_entropy=False))(
+      hidden, unembed, targets)
   assert stats.entropy is None and stats.topp_entropy is None
   logits = np.einsum("btd,vd->btv", np.asarray(hidden, np.float64), np.asarray(unembed, np.float64)) / 0.5
   logp = np.log(_softmax(logits))
@@ -168,26 +176,28 @@ def test_logp_is_log_softmax_of_target_and_temperature_divides_first():
 def test_sum_pi_squared_is_the_collision_probability():
   """sum_v softmax(h W^T / T)_v^2 in numpy, chunked; absent unless requested (OTB's rollout input)."""
   hidden, unembed, targets = _inputs()
-  stats = token_statistics(hidden, unembed, targets, temperature=0.7, chunk_size=5, with_entropy=False,
-                           with_sum_pi_squared=True)
+  stats = jax.jit(functools.partial(token_statistics, temperature=0.7, chunk_size=5, with_entropy=False,
+                                    with_sum_pi_squared=True))(hidden, unembed, targets)
   logits = np.einsum("btd,vd->btv", np.asarray(hidden, np.float64), np.asarray(unembed, np.float64)) / 0.7
   np.testing.assert_allclose(np.asarray(stats.sum_pi_squared), (_softmax(logits) ** 2).sum(-1), rtol=1e-4)
-  assert token_statistics(hidden, unembed, targets, chunk_size=5).sum_pi_squared is None
+  assert jax.jit(functools.partial(token_statistics, chunk_size=5))(hidden, unembed, targets).sum_pi_squared is None
 
 
 def test_bfloat16_inputs_give_float32_statistics():
   """bfloat16 hidden / LM head: float32 outputs matching the float32 computation on the rounded inputs."""
   hidden, unembed, targets = _inputs(jnp.bfloat16)
-  stats = token_statistics(hidden, unembed, targets, chunk_size=8)
+  stats_fn = jax.jit(functools.partial(token_statistics, chunk_size=8))
+  stats = stats_fn(hidden, unembed, targets)
   assert stats.logp.dtype == jnp.float32 and stats.entropy.dtype == jnp.float32
-  ref = token_statistics(hidden.astype(jnp.float32), unembed.astype(jnp.float32), targets, chunk_size=8)
+  ref = stats_fn(hidden.astype(jnp.float32), unembed.astype(jnp.float32), targets)
   np.testing.assert_allclose(np.asarray(stats.logp), np.asarray(ref.logp), rtol=1e-3, atol=1e-3)
 
 
 def test_out_of_range_targets_stay_finite():
   """A -100 ignore index on padding gives a finite log-prob instead of NaN."""
   hidden, unembed, targets = _inputs()
-  stats = token_statistics(hidden, unembed, targets.at[0, -1].set(-100), chunk_size=8, with_entropy=False)
+  stats = jax.jit(functools.partial(token_statistics, chunk_size=8, with_entropy=False))(
+      hidden, unembed, targets.at[0, -1].set(-100))
   assert np.all(np.isfinite(np.asarray(stats.logp)))
 
 
@@ -208,7 +218,7 @@ def test_batch_sharded_inputs_need_no_communication():
   for collective in ("all-gather", "all-to-all", "collective-permute", "all-reduce", "reduce-scatter"):
     assert collective not in hlo, collective
   sharded = fn(hidden_sharded, unembed, targets_sharded)
-  single = token_statistics(hidden, unembed, targets, chunk_size=8)
+  single = jax.jit(functools.partial(token_statistics, chunk_size=8))(hidden, unembed, targets)
   np.testing.assert_allclose(np.asarray(sharded.logp), np.asarray(single.logp), rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(np.asarray(sharded.entropy), np.asarray(single.entropy), rtol=1e-5, atol=1e-5)
 

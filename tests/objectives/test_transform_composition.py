@@ -45,7 +45,7 @@ def _loss_and_grad(names):
   objective = build_objective({"transforms": names, **{n: SECTIONS[n] for n in names}})
   state = objective.init_state()
   fn = lambda logp: objective.loss(BATCH.replace(logp=logp), state)[0]
-  return jax.value_and_grad(fn)(BATCH.logp)
+  return jax.jit(jax.value_and_grad(fn))(BATCH.logp)
 
 
 @pytest.mark.parametrize("pair", [("steer", "pos_adv_reweight"), ("steer", "fork_tokens"),

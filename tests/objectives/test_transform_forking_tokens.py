@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,9 +27,14 @@ def _batch(norm_group=(0, 0, 0), num_groups=1, adv=None, logp=None) -> TokenBatc
                            norm_group=jnp.asarray(norm_group), num_norm_groups=num_groups)
 
 
-def _keep(transform, batch) -> np.ndarray:
+@functools.partial(jax.jit, static_argnums=0)
+def _keep_mask(transform, batch) -> jax.Array:
   state = ObjectiveState.initial(batch, PPOClipParams(), "token-mean")
-  return np.asarray(transform.apply(batch, state, {}, None).loss_mask)
+  return transform.apply(batch, state, {}, None).loss_mask
+
+
+def _keep(transform, batch) -> np.ndarray:
+  return np.asarray(_keep_mask(transform, batch))
 
 
 def test_top_ratio_uses_the_references_ceiling_rule():
@@ -76,9 +83,9 @@ def test_loss_is_token_mean_over_selected_tokens_only():
   adv = np.ones(MASK.shape, np.float32) * MASK
   logp = jnp.full(MASK.shape, -0.05)
   objective = build_objective({"transforms": ("fork_tokens",)})
-  loss, metrics = objective.loss(_batch(adv=adv, logp=logp), objective.init_state())
+  loss, metrics = jax.jit(objective.loss)(_batch(adv=adv, logp=logp), objective.init_state())
   assert float(loss) == pytest.approx(-np.exp(-0.05), rel=1e-5)  # every selected token: -A r
   assert float(metrics["fork_tokens/selected_frac"]) == pytest.approx(3 / 13)
 
-  grad = jax.grad(lambda lp: objective.loss(_batch(adv=adv, logp=lp), objective.init_state())[0])(logp)
+  grad = jax.jit(jax.grad(lambda lp: objective.loss(_batch(adv=adv, logp=lp), objective.init_state())[0]))(logp)
   assert int((np.asarray(grad) != 0).sum()) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +18,7 @@ TOPP = np.array([[0.0, 0.5, 1.5, 0.2, 0.9], [0.0, 0.0, 0.0, 0.0, 0.0], [0.3, 0.8
                  [0.0, 0.0, 0.0, 0.0, 0.0]], np.float32)
 FULL = TOPP + np.array([[0.1, 0.1, 0.0, 2.0, 0.1]] * 4, np.float32)
 PROGRESS = TrainingProgress.create(1, 10)
+_peak_entropy_mask = jax.jit(peak_entropy_mask)
 
 
 def _batch(topp=TOPP, full=FULL, norm_group=(0, 0, 0, 0), num_groups=1) -> TokenBatch:
@@ -25,6 +28,7 @@ def _batch(topp=TOPP, full=FULL, norm_group=(0, 0, 0, 0), num_groups=1) -> Token
                            norm_group=jnp.asarray(norm_group), num_norm_groups=num_groups)
 
 
+@functools.partial(jax.jit, static_argnums=0, static_argnames="mode")
 def _apply(siren: Siren, batch: TokenBatch, transform_state=None, mode="token-mean") -> ObjectiveState:
   state = ObjectiveState.initial(batch, PPOClipParams(), mode)
   return siren.apply(batch, state, transform_state or siren.init_state(), None)
@@ -51,15 +55,15 @@ def test_peak_mask_matches_linear_quantile_with_strict_inequality():
   values[1, :4] = 0.5  # ties
   mask = (np.arange(9)[None] < np.array([9, 5, 1, 0, 3, 7])[:, None]).astype(np.float32)
   for q in (0.0, 0.5, 0.8, 1.0):
-    got = np.asarray(peak_entropy_mask(jnp.asarray(values), jnp.asarray(mask), q))
+    got = np.asarray(_peak_entropy_mask(jnp.asarray(values), jnp.asarray(mask), q))
     np.testing.assert_array_equal(got, _np_peak_mask(values, mask, q))
-  got = np.asarray(peak_entropy_mask(jnp.asarray(values), jnp.asarray(mask), 0.8))
+  got = np.asarray(_peak_entropy_mask(jnp.asarray(values), jnp.asarray(mask), 0.8))
   assert not got[2].any() and not got[3].any()  # a single token is never above its own quantile
 
 
 def test_peak_mask_all_zero_row_selects_nothing():
   """Rows whose top-p entropies are all 0 (top-1 prob >= p) have tau = 0 and no token > 0."""
-  got = np.asarray(peak_entropy_mask(jnp.asarray(TOPP), jnp.asarray(MASK), 0.8))
+  got = np.asarray(_peak_entropy_mask(jnp.asarray(TOPP), jnp.asarray(MASK), 0.8))
   assert not got[1].any()
   np.testing.assert_array_equal(got[0], [False, False, True, False, False])
 
@@ -76,7 +80,7 @@ def test_anchored_regularizer_value_and_gradient():
   def loss(topp):
     return _apply(siren, _batch(topp=topp)).extra_losses["siren"]
 
-  grad = np.asarray(jax.grad(loss)(jnp.asarray(TOPP)))
+  grad = np.asarray(jax.jit(jax.grad(loss))(jnp.asarray(TOPP)))
   row_tokens = np.maximum(selected.sum(-1, keepdims=True), 1)
   expected = np.where(selected, 0.5 * 2 * (hbar - 0.1) / 4 / row_tokens, 0.0)  # 4 rows
   np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-8)
@@ -85,18 +89,19 @@ def test_anchored_regularizer_value_and_gradient():
 def test_anchor_is_captured_once_from_the_first_batch():
   """Unanchored: first loss is 0 (anchor = own aggregate); update freezes it; later batches use it."""
   objective = build_objective({"transforms": ("siren",), "siren": {"coef": 1.0}})
+  objective_loss, update_state = jax.jit(objective.loss), jax.jit(objective.update_state)
   state = objective.init_state()
-  loss0, metrics0 = objective.loss(_batch(), state)
+  loss0, metrics0 = objective_loss(_batch(), state)
   assert float(metrics0["loss/siren"]) == 0.0
-  state = objective.update_state(state, metrics0, PROGRESS)
+  state = update_state(state, metrics0, PROGRESS)
   first = float(metrics0["siren/entropy"])
   assert float(state["siren"].anchor) == pytest.approx(first)
   assert bool(state["siren"].anchored)
 
-  _, metrics1 = objective.loss(_batch(topp=TOPP * 2.0), state)
+  _, metrics1 = objective_loss(_batch(topp=TOPP * 2.0), state)
   assert float(metrics1["siren/anchor"]) == pytest.approx(first)
   assert float(metrics1["loss/siren"]) == pytest.approx((2 * first - first) ** 2, rel=1e-5)
-  state2 = objective.update_state(state, metrics1, PROGRESS)
+  state2 = update_state(state, metrics1, PROGRESS)
   assert float(state2["siren"].anchor) == pytest.approx(first)  # not re-captured
 
 
@@ -141,9 +146,10 @@ def test_ablation_variants_select_the_documented_entropy_and_mask():
       "only_anchor": (_np_hbar(FULL, all_tokens) - anchor) ** 2,
       "naive": -(FULL * MASK).sum() / MASK.sum(),  # policy's token-mean over all tokens
   }
+  losses = jax.jit(lambda batch: {variant: _apply(Siren(variant=variant, anchor=anchor, coef=coef), batch)
+                                   .extra_losses["siren"] for variant in cases})(batch)
   for variant, expected in cases.items():
-    out = _apply(Siren(variant=variant, anchor=anchor, coef=coef), batch)
-    assert float(out.extra_losses["siren"]) == pytest.approx(expected, rel=1e-5), variant
+    assert float(losses[variant]) == pytest.approx(expected, rel=1e-5), variant
 
 
 def test_naive_adaptive_coefficient_moves_toward_the_anchor():

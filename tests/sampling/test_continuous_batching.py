@@ -202,15 +202,18 @@ def test_blocked_decode_attention_equals_masked_attention():
   kv_mask = np.arange(slots)[None, :] < filled[:, None]
   kv_mask[2, :9] = False  # left padding: the first real slot is in the second block
   kv_mask = jnp.asarray(kv_mask)
-  reference = masked_attention(q, keys, values, kv_mask, jnp.full((1,), slots - 1))
-  blocked = blocked_decode_attention(q, keys, values, kv_mask, jnp.asarray(19), 8)
+  # Jitted, as the sampler runs them (op by op: ~50 compiled programs).
+  masked = jax.jit(masked_attention)
+  blocked_attention = jax.jit(blocked_decode_attention, static_argnames="block")
+  reference = masked(q, keys, values, kv_mask, jnp.full((1,), slots - 1))
+  blocked = blocked_attention(q, keys, values, kv_mask, jnp.asarray(19), 8)
   np.testing.assert_allclose(blocked, reference, rtol=1e-5, atol=1e-6)
-  more_blocks = blocked_decode_attention(q, keys, values, kv_mask, jnp.asarray(30), 8)
+  more_blocks = blocked_attention(q, keys, values, kv_mask, jnp.asarray(30), 8)
   np.testing.assert_array_equal(blocked, more_blocks)
   full = np.asarray(kv_mask).copy()
   full[1] = True  # a row filled to the end: the overlapping last block counts slots 24-29 once
-  reference = masked_attention(q, keys, values, jnp.asarray(full), jnp.full((1,), slots - 1))
-  np.testing.assert_allclose(blocked_decode_attention(q, keys, values, jnp.asarray(full), jnp.asarray(30), 8),
+  reference = masked(q, keys, values, jnp.asarray(full), jnp.full((1,), slots - 1))
+  np.testing.assert_allclose(blocked_attention(q, keys, values, jnp.asarray(full), jnp.asarray(30), 8),
                              reference, rtol=1e-5, atol=1e-6)
 
 

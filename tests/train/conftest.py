@@ -1,8 +1,6 @@
 """Shared setup for trainer tests: a small, quickly warm-started embedded policy in a temporary cache."""
 
-import jax
 import pytest
-from jax.experimental.compilation_cache import compilation_cache as jax_compilation_cache
 
 from rlvr_jax.config import method_config
 
@@ -15,26 +13,6 @@ def embedded_cache(tmp_path_factory):
   mp.setenv("RLVR_JAX_CACHE", str(path))
   yield path
   mp.undo()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def xla_compilation_cache(tmp_path_factory):
-  """A per-session persistent XLA cache: every `train` call builds its programs afresh (new closures),
-  and most of them (the sampler, the scoring pass, the value pass, ...) are the same program from one
-  method to the next, so the end-to-end sweep compiles them once instead of once per method."""
-  previous = {name: getattr(jax.config, name) for name in _CACHE_SETTINGS}
-  jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla_cache")))
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-  jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-  jax_compilation_cache.reset_cache()  # jax decides at its first compile whether a cache is used: decide again
-  yield
-  for name, value in previous.items():
-    jax.config.update(name, value)
-  jax_compilation_cache.reset_cache()
-
-
-_CACHE_SETTINGS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
-                   "jax_persistent_cache_min_entry_size_bytes")
 
 
 def small_config(method: str, run_dir, **changes):

@@ -72,8 +72,10 @@ def test_statistics_and_gradients_match_the_whole_sequence_forward(scan_layers, 
                                   prompt_group_size=group_size, with_entropy=True)
     return jnp.sum((stats.logp + 0.3 * stats.entropy) * mask), stats
 
-  (loss_rows, rows), grads_rows = jax.value_and_grad(loss, has_aux=True)(params, 1)
-  (loss_groups, groups), grads_groups = jax.value_and_grad(loss, has_aux=True)(params, GROUP_SIZE)
+  # Jitted: run op by op, the chunked forward and its gradient compiled ~500 small programs (minutes).
+  loss_and_grad = jax.jit(jax.value_and_grad(loss, has_aux=True), static_argnums=1)
+  (loss_rows, rows), grads_rows = loss_and_grad(params, 1)
+  (loss_groups, groups), grads_groups = loss_and_grad(params, GROUP_SIZE)
   real = mask > 0
   np.testing.assert_allclose(np.asarray(groups.logp)[real], np.asarray(rows.logp)[real], atol=2e-5)
   np.testing.assert_allclose(np.asarray(groups.entropy)[real], np.asarray(rows.entropy)[real], atol=2e-5)
