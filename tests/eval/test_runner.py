@@ -23,18 +23,14 @@ from rlvr_jax.rewards import RewardResult
 from rlvr_jax.sampling import generate
 from rlvr_jax.train._evaluation import Evaluator, build_evaluator
 from rlvr_jax.data._text_codec import TextCodec
+from tests.compile_events import program_counter
 
 CONFIG = dataclasses.replace(models.preset("tiny"), vocab_size=256, hidden_size=64, intermediate_size=128,
                              num_layers=1, num_heads=2, num_kv_heads=1, head_dim=32)
 SAMPLING = EvalSampling(num_samples=3, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=0)
 PROMPTING = EvalPrompting(template="raw", max_prompt_length=32, prompts_per_batch=2)
 
-# Programs built: XLA compiles, and hits of the session's persistent compilation cache (tests/conftest.py),
-# which stand in for a compile another test already paid for.
-_compiles = []
-jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(event) if event.endswith(
-        ("backend_compile_duration", "compile_time_saved_sec")) else None)
+_compiles = program_counter()
 
 
 class FirstCharacterReward:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 
 import jax
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 from rlvr_jax.objectives.advantages import ADVANTAGE_ESTIMATORS, compute_advantages, group_ids_from_size
+from tests.objectives.jitted_advantages import jitted_advantages
 
 # Groups (shuffled, non-contiguous ids): 5 -> rewards {1, 0, 1}; 2 -> {0.5, 0.5} (zero variance);
 # 7 -> {0.3} (singleton); 0 -> {1, 0, 0, 1}.
@@ -21,17 +21,8 @@ T = 6
 MASK = (np.arange(T)[None, :] < LENGTHS[:, None]).astype(np.float32)
 
 
-@functools.partial(jax.jit, static_argnames=("name", "hparams"))
-def _jitted(name, rewards, mask, groups, data, hparams):
-  return compute_advantages(name, rewards, mask, groups, **data, **dict(hparams))
-
-
 def _run(name: str, rewards=REWARDS, mask=MASK, groups=GROUPS, **hparams):
-  # One compiled program per (estimator, hyperparameters, shapes): array inputs are traced, the rest static.
-  data = {key: hparams.pop(key) for key in list(hparams)
-          if hparams[key] is None or isinstance(hparams[key], jax.Array)}
-  return _jitted(name, jnp.asarray(rewards), jnp.asarray(mask), jnp.asarray(groups), data,
-                 tuple(sorted(hparams.items())))
+  return jitted_advantages(name, rewards, mask, groups, **hparams)
 
 
 def _by_group(rewards, groups):

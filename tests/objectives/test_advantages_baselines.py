@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlvr_jax.objectives.advantages import compute_advantages, gae_advantages_returns
+from rlvr_jax.objectives.advantages import gae_advantages_returns
+from tests.objectives.jitted_advantages import jitted_advantages
 
 RNG = np.random.default_rng(7)
 GROUPS = np.array([3, 3, 0, 3, 0, 0, 5, 0], np.int32)  # shuffled ids; group 5 is a singleton
@@ -25,16 +26,8 @@ MASK = (np.arange(T)[None, :] < LENGTHS[:, None]).astype(np.float32)
 REWARDS = np.array([1.0, 0.0, 0.5, 1.0, 0.25, 1.0, 0.0, 0.5], np.float32)
 
 
-@functools.partial(jax.jit, static_argnames=("name", "hparams"))
-def _jitted(name, rewards, mask, groups, data, hparams):
-  return compute_advantages(name, rewards, mask, groups, **data, **dict(hparams))
-
-
 def _run(name, rewards=REWARDS, mask=MASK, groups=GROUPS, **kwargs):
-  # One compiled program per (estimator, hyperparameters, shapes): array inputs are traced, the rest static.
-  data = {key: kwargs.pop(key) for key in list(kwargs) if kwargs[key] is None or isinstance(kwargs[key], jax.Array)}
-  return _jitted(name, jnp.asarray(rewards), jnp.asarray(mask), jnp.asarray(groups), data,
-                 tuple(sorted(kwargs.items())))
+  return jitted_advantages(name, rewards, mask, groups, **kwargs)
 
 
 def _token_rewards(scores, mask):

@@ -11,6 +11,7 @@ from flax import nnx
 
 from rlvr_jax import models, sharding
 from rlvr_jax.sampling import FinishReason, SamplingSettings, generate, make_generate_fn
+from tests.compile_events import program_counter
 
 CONFIG = dataclasses.replace(models.preset("tiny"), vocab_size=128, hidden_size=64, intermediate_size=144,
                              num_layers=2, num_heads=4, num_kv_heads=2, head_dim=16)
@@ -19,12 +20,7 @@ PAD = 1
 # One shape shared by most tests, so they reuse one compiled sampler.
 COMMON = dict(max_new_tokens=12, num_samples=2, stop_token_ids=STOPS, temperature=1.0, pad_id=PAD)
 
-# Programs built: XLA compiles, and hits of the session's persistent compilation cache (tests/conftest.py),
-# which stand in for a compile another test already paid for.
-_compiles = []
-jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(event) if event.endswith(
-        ("backend_compile_duration", "compile_time_saved_sec")) else None)
+_compiles = program_counter()
 
 
 def _model(seed: int = 0, config=CONFIG, mesh=None):
