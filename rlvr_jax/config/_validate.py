@@ -32,6 +32,7 @@ from rlvr_jax.embedded import BUILTIN_TASKS, EmbeddedPolicy, builtin_tokenizer
 from rlvr_jax.errors import ConfigError
 from rlvr_jax.eval._benchmarks import parse_benchmark_specs
 from rlvr_jax.models._attention import resolve_attention
+from rlvr_jax.models._ragged_decode import LANES, ragged_decode_applies
 from rlvr_jax.models._config import PRESETS, QwenConfig
 from rlvr_jax.models._precision import DTYPES
 from rlvr_jax.objectives import build_objective
@@ -82,6 +83,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int | None = None, 
           f"name={c.name!r} must be a non-empty run name without '/'")
   model = _model(c, platform or jax.default_backend(), weights)
   rollout_values = _check_rollout(c)
+  _check_decode_kernel(c, platform or jax.default_backend())
   data = _data(c)
   train = _train(c)
   advantage = _advantage(c)
@@ -192,6 +194,16 @@ def _check_rollout(c: ml_collections.ConfigDict) -> dict:
 
 
 BATCHING_MODES = ("continuous", "static")
+
+
+def _check_decode_kernel(c: ml_collections.ConfigDict, platform: str) -> None:
+  """On TPU decode runs the Pallas ragged kernel, which reads the cache in blocks of whole 128-lane tiles."""
+  kernel = resolve_attention(c.model.attention, platform=platform, dtype=DTYPES[c.model.dtype])
+  block = c.rollout.decode_block
+  require(not ragged_decode_applies(kernel.name, block) or block % LANES == 0,
+          f"rollout.decode_block={block} must be a multiple of {LANES} on {platform}: model.attention="
+          f"{c.model.attention!r} runs the Pallas ragged decode kernel there, which reads the cache in blocks "
+          f"of whole {LANES}-lane tiles (0 reads every slot)")
 
 
 def _decode_slots(r: ml_collections.ConfigDict, rows_per_call: int) -> int:

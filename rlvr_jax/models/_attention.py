@@ -6,7 +6,7 @@ configs' 4,096 tokens that is the largest temporary of the training step. The fu
 more than a tile of them. The model option `attention`:
   auto    splash on TPU, cuDNN on GPU when the compute dtype is bfloat16/float16, XLA otherwise;
   xla     XLA's masked attention (any platform, any dtype);
-  splash  Pallas splash attention (TPU only);
+  splash  Pallas splash attention, and the Pallas ragged decode kernel for decode (TPU only);
   cudnn   cuDNN flash attention through `jax.nn.dot_product_attention(implementation="cudnn")`
           (GPU only, bfloat16/float16 only).
 An explicit kernel the platform or dtype cannot run raises at model build time, naming the option and
@@ -14,8 +14,11 @@ the reason: no kernel silently stands in for another.
 
 Dispatch by shape: the fused kernel runs every self-attention call with more than one query token, which
 is training, scoring and the sampler's prefill (a cache of exactly T slots, filled from empty). Decode (one
-query token against the cache) and any append of T > 1 tokens to a longer cache use the XLA path: their
-scores are [B, N, T, S] with T = 1, no larger than the cache itself.
+query token against the cache) reads the cache in blocks (`rollout.decode_block`): with "splash" (TPU)
+through the Pallas ragged decode kernel, each row up to its own fill (`rlvr_jax.models._ragged_decode`),
+elsewhere through an XLA block loop up to the batch's highest fill (`rlvr_jax.models._decode_attention`).
+Decode with `decode_block=0` and any append of T > 1 tokens to a longer cache use the XLA masked path:
+their scores are [B, N, T, S] with T small, no larger than the cache itself.
 
 Masking: the XLA path masks keys by causality and `kv_mask`. The fused paths express padding as segment
 ids (real tokens 1, padding 0) with a causal mask: a real query sees exactly the real keys up to itself,

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 # Masked scores: finite, so a fully masked block gives exp(masked - masked) = 1, never NaN; far below any
 # real score, so exp(masked - real) underflows to exactly 0.
-_MASKED = -0.7 * float(jnp.finfo(jnp.float32).max)
+MASKED_SCORE = -0.7 * float(jnp.finfo(jnp.float32).max)
 
 
 def slots_read(filled: jax.Array, slots: int, block: int) -> jax.Array:
@@ -32,6 +32,14 @@ def slots_read(filled: jax.Array, slots: int, block: int) -> jax.Array:
   blocks up to `filled` (0 = every slot), never more than the cache."""
   block = min(block, slots) if block > 0 else slots
   return jnp.minimum((filled + block - 1) // block * block, slots)
+
+
+def decode_slots_read(row_filled: jax.Array, slots: int, block: int, *, tile_rows: int) -> jax.Array:
+  """Cache slots one decode step reads over all rows, rows b having `row_filled[b]` slots written: whole
+  blocks up to the highest fill of each tile of `tile_rows` rows, for every row of the tile (1: each row
+  by its own fill, the TPU kernel; the batch: this module's XLA loop; `rlvr_jax.models._ragged_decode`)."""
+  tiles = row_filled.reshape(-1, tile_rows)  # [B / R, R]
+  return jnp.sum(slots_read(jnp.max(tiles, axis=1), slots, block)) * tile_rows
 
 
 def blocked_decode_attention(q: jax.Array, keys: jax.Array, values: jax.Array, kv_mask: jax.Array,
@@ -60,7 +68,7 @@ def blocked_decode_attention(q: jax.Array, keys: jax.Array, values: jax.Array, k
     new_slot = start + jnp.arange(block) >= first  # [S'] not read by an earlier block
     real = jax.lax.dynamic_slice_in_dim(kv_mask, start, block, axis=1) & new_slot[None, :]  # [B, S']
     scores = jnp.einsum("BKGH,BSKH->BKGS", q, k, preferred_element_type=jnp.float32) * scale
-    scores = jnp.where(real[:, None, None, :], scores, _MASKED)
+    scores = jnp.where(real[:, None, None, :], scores, MASKED_SCORE)
     new_max = jnp.maximum(running_max, jnp.max(scores, axis=-1))
     correction = jnp.exp(running_max - new_max)
     probs = jnp.exp(scores - new_max[..., None])  # [B, K, G, S']
@@ -68,7 +76,7 @@ def blocked_decode_attention(q: jax.Array, keys: jax.Array, values: jax.Array, k
     acc = acc * correction[..., None] + jnp.einsum("BKGS,BSKH->BKGH", probs, v.astype(jnp.float32))
     return new_max, denominator, acc
 
-  init = (jnp.full((batch, kv_heads, groups), _MASKED, jnp.float32),
+  init = (jnp.full((batch, kv_heads, groups), MASKED_SCORE, jnp.float32),
           jnp.zeros((batch, kv_heads, groups), jnp.float32),
           jnp.zeros((batch, kv_heads, groups, head_dim), jnp.float32))
   _, denominator, acc = jax.lax.fori_loop(0, num_blocks, body, init)

@@ -26,6 +26,7 @@ from flax import nnx, struct
 from rlvr_jax.models._attention import AttentionKernel, fused_self_attention, masked_attention
 from rlvr_jax.models._config import QwenConfig
 from rlvr_jax.models._decode_attention import blocked_decode_attention
+from rlvr_jax.models._ragged_decode import ragged_decode_applies, ragged_decode_sharded
 from rlvr_jax.models._precision import read_param
 from rlvr_jax.models._projection import project_tokens
 
@@ -169,6 +170,12 @@ class Attention(nnx.Module):
     if self.kernel.name != "xla" and seq_len > 1 and keys.shape[1] == seq_len:
       # Self-attention over this call's T tokens (no cache, or a cache of exactly T slots: prefill).
       out = fused_self_attention(self.kernel, q, k, v, kv_mask, constrain)  # [B, T, N, H]
+    elif cache is not None and seq_len == 1 and ragged_decode_applies(self.kernel.name, cache.decode_block):
+      # Decode on TPU: a Pallas kernel in which each row reads its own filled blocks, from the cache as
+      # stored (the stacked cache of scanned layers in place, at this block's layer).
+      filled = jnp.broadcast_to(query_slots[..., 0] + 1, (q.shape[0],))  # [B]
+      out = ragged_decode_sharded(q, cache.k, cache.v, kv_mask, filled, constrain, block=cache.decode_block,
+                                  layer=cache.layer, interpret=self.kernel.interpret)
     elif cache is not None and seq_len == 1 and cache.decode_block:
       # Decode: read the filled blocks only (the batch's highest written slot bounds them).
       out = blocked_decode_attention(q, keys, values, kv_mask, jnp.max(query_slots) + 1, cache.decode_block)

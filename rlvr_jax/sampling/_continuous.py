@@ -44,7 +44,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from rlvr_jax.models import KVCache, init_cache, positions_from_mask
-from rlvr_jax.models._decode_attention import slots_read
+from rlvr_jax.models._decode_attention import decode_slots_read
+from rlvr_jax.models._ragged_decode import fetch_tile_rows
 from rlvr_jax.models._modules import Constrain, no_constraint
 from rlvr_jax.models._qwen import Qwen
 from rlvr_jax.sampling._draw import ROW_TILE, Draw, SamplerSpec
@@ -266,7 +267,7 @@ def _decode_step(model: Qwen, s: SlotState, knobs: SamplingKnobs, spec: SamplerS
                  constrain: Constrain) -> SlotState:
   """One token for every active slot: feed the last token at the slot's own cache slot, draw the next."""
   active = s.active
-  filled = jnp.max(jnp.where(active, s.cache.end_index, 0)) + 1
+  row_filled = jnp.where(active, s.cache.end_index, 0) + 1  # [S] slots each row's attention may read
   logits, cache = decode_logits(model, s.last_token, active, s.last_position, s.cache, spec,
                                 constrain)  # [S, V] float32
   keys = s.row_keys[jnp.minimum(s.row, s.tokens.shape[0] - 1)]
@@ -275,9 +276,14 @@ def _decode_step(model: Qwen, s: SlotState, knobs: SamplingKnobs, spec: SamplerS
   still = active & ~draw.finished
   # An empty slot keeps its write index at 0, so it does not raise the blocks the next step reads.
   cache = cache.replace(end_index=jnp.where(still, cache.end_index, 0))
-  read = slots_read(filled, cache.max_length, spec.decode_block) * active.shape[0]
+  # The TPU kernel bounds each row (or tile of rows) by its own fill; the XLA loop every row by the batch's.
+  cache_dtype = (cache.k[0] if isinstance(cache.k, tuple) else cache.k).dtype
+  tile_rows = fetch_tile_rows(model.attention.name, spec.decode_block, model.config.num_kv_heads, active.shape[0],
+                              cache_dtype, constrain)
+  read = decode_slots_read(row_filled, cache.max_length, spec.decode_block, tile_rows=tile_rows)
+  row_bound = decode_slots_read(row_filled, cache.max_length, spec.decode_block, tile_rows=1)
   return s.replace(step=s.step + 1, active=still, last_token=draw.tokens, last_position=draw.position,
-                   cache=cache, stats=s.stats.count(active, read))
+                   cache=cache, stats=s.stats.count(active, read, row_bound))
 
 
 def slot_phases(slots: int, groups: int = 1) -> tuple[int, ...]:

@@ -60,8 +60,8 @@ def decode(model: Qwen, state: DecodeState, knobs: SamplingKnobs, spec: SamplerS
   def step(s: DecodeState) -> DecodeState:
     logits, cache = decode_logits(model, s.last_token, ~s.done, s.last_position, s.cache, spec,
                                   constrain)  # [R, V] float32
-    read = slots_read(jnp.max(cache.end_index), cache.max_length, spec.decode_block)  # per row
-    stats = s.stats.count(~s.done, read * s.done.shape[0])
+    read = slots_read(jnp.max(cache.end_index), cache.max_length, spec.decode_block) * s.done.shape[0]
+    stats = s.stats.count(~s.done, read, read)  # every row writes the same slot: its own bound is the batch's
     return sample_step(s.replace(cache=cache, stats=stats), logits, knobs, spec)
 
   return jax.lax.while_loop(keep_going, step, state)

@@ -306,7 +306,8 @@ def _state_shardings(mesh: Mesh, config: QwenConfig, spec: SamplerSpec, batch: i
 
   per_row, per_token = _row_sharding(mesh, (rows,)), _row_sharding(mesh, (rows, new_tokens))
   scalar = NamedSharding(mesh, P())
-  stats = DecodeStats(steps=scalar, slot_steps=scalar, busy_slot_steps=scalar, kv_slots_read=scalar)
+  stats = DecodeStats(steps=scalar, slot_steps=scalar, busy_slot_steps=scalar, kv_slots_read=scalar,
+                      kv_slots_row_bound=scalar)
   sampling_logprobs = per_token if spec.sampling_logprobs else None
   if not spec.slots:
     return DecodeState(
@@ -325,7 +326,7 @@ def _output_shardings(mesh: Mesh, spec: SamplerSpec, batch: int) -> SamplerOutpu
   return SamplerOutput(tokens=per_token, response_mask=per_token, lengths=per_row, finish_reason=per_row,
                        logprobs=per_token, sampling_logprobs=per_token if spec.sampling_logprobs else None,
                        stats=DecodeStats(steps=scalar, slot_steps=scalar, busy_slot_steps=scalar,
-                                         kv_slots_read=scalar))
+                                         kv_slots_read=scalar, kv_slots_row_bound=scalar))
 
 
 def _constrain_params(params: nnx.State, mesh: Mesh) -> nnx.State:

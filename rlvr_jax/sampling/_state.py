@@ -39,23 +39,29 @@ class DecodeStats:
       fewer slots).
     busy_slot_steps: [] int32, slot-steps that decoded a live row (= useful tokens from decode steps).
     kv_slots_read: [] float32, cache slots read by decode attention, summed over steps and slots.
+    kv_slots_row_bound: [] float32, the same for a decode kernel that bounds each row by its own fill
+      (the TPU ragged kernel; what this run read when it ran that kernel), for comparison on any backend.
   """
 
   steps: jax.Array
   slot_steps: jax.Array
   busy_slot_steps: jax.Array
   kv_slots_read: jax.Array
+  kv_slots_row_bound: jax.Array
 
   @classmethod
   def zero(cls) -> "DecodeStats":
     count = jnp.zeros((), jnp.int32)
-    return cls(steps=count, slot_steps=count, busy_slot_steps=count, kv_slots_read=jnp.zeros((), jnp.float32))
+    slots = jnp.zeros((), jnp.float32)
+    return cls(steps=count, slot_steps=count, busy_slot_steps=count, kv_slots_read=slots, kv_slots_row_bound=slots)
 
-  def count(self, busy: jax.Array, kv_slots_read: jax.Array) -> "DecodeStats":
-    """After one decode step with slots `busy` [S] bool that read `kv_slots_read` slots in all."""
+  def count(self, busy: jax.Array, kv_slots_read: jax.Array, kv_slots_row_bound: jax.Array) -> "DecodeStats":
+    """After one decode step with slots `busy` [S] bool that read `kv_slots_read` slots in all (and would
+    have read `kv_slots_row_bound` with each row bounded by its own fill)."""
     return DecodeStats(steps=self.steps + 1, slot_steps=self.slot_steps + busy.shape[0],
                        busy_slot_steps=self.busy_slot_steps + jnp.sum(busy.astype(jnp.int32)),
-                       kv_slots_read=self.kv_slots_read + kv_slots_read.astype(jnp.float32))
+                       kv_slots_read=self.kv_slots_read + kv_slots_read.astype(jnp.float32),
+                       kv_slots_row_bound=self.kv_slots_row_bound + kv_slots_row_bound.astype(jnp.float32))
 
 
 @struct.dataclass

@@ -23,6 +23,7 @@ from flax import nnx  # noqa: E402
 from jax.experimental import topologies  # noqa: E402
 
 from rlvr_jax import models, sharding  # noqa: E402
+from rlvr_jax.models._ragged_decode import ragged_decode_attention  # noqa: E402
 
 ROWS, TOKENS = 4, 1024
 
@@ -65,3 +66,49 @@ def test_splash_compiles_for_tpu_and_needs_less_memory_than_xla(mesh):
   assert splash.temp_size_in_bytes < scores_per_device
   assert xla.temp_size_in_bytes - splash.temp_size_in_bytes > scores_per_device / 2
   assert np.isclose(splash.argument_size_in_bytes, xla.argument_size_in_bytes)
+
+
+def _decode_loop(layers, rows, slots, kv_heads, groups, head_dim, kernel):
+  """A decode loop as the sampler runs it, for one v5p chip: the stacked bfloat16 cache built inside the
+  program, 100 steps of a scan over the layers, each writing one slot per row at the row's own index and
+  attending with `kernel`; returns XLA's memory analysis."""
+  device = topologies.get_topology_desc(platform="tpu", topology_name="v5p:2x2x1").devices[0]
+  on_chip = jax.sharding.SingleDeviceSharding(device)
+  shape = (layers, rows, slots, kv_heads, head_dim)
+
+  def program(kv_mask, x):  # [B, S], [B, N, H]
+    row_ids = jnp.arange(rows)
+
+    def step(carry):
+      keys, values, x, index = carry
+
+      def layer(carry, at):
+        keys, values, x = carry
+        new = x[:, :kv_heads].astype(keys.dtype)  # [B, K, H]
+        keys, values = keys.at[at, row_ids, index].set(new), values.at[at, row_ids, index].set(new)
+        out = kernel(x[:, None], keys, values, kv_mask, index + 1, at)
+        return (keys, values, x + out[:, 0]), None
+
+      (keys, values, x), _ = jax.lax.scan(layer, (keys, values, x), jnp.arange(layers))
+      return keys, values, x, index + 1
+
+    zeros = jnp.zeros(shape, jnp.bfloat16)
+    return jax.lax.while_loop(lambda c: c[3][0] < 100, step, (zeros, zeros, x, jnp.zeros((rows,), jnp.int32)))[2]
+
+  args = (jax.ShapeDtypeStruct((rows, slots), jnp.bool_, sharding=on_chip),
+          jax.ShapeDtypeStruct((rows, kv_heads * groups, head_dim), jnp.bfloat16, sharding=on_chip))
+  return jax.jit(program).lower(*args).compile().memory_analysis()
+
+
+@pytest.mark.parametrize("kv_heads, rows", [(4, 8), (1, 64)], ids=["four_heads", "one_head"])
+def test_ragged_decode_kernel_compiles_for_tpu_and_reads_the_cache_in_place(kv_heads, rows):
+  """The Pallas ragged decode kernel inside a decode loop at 7B shapes per v5p chip (28 layers of a stacked
+  bfloat16 cache of 4,095 slots x 128; 4 KV heads, or 1 as with tensor=4): Mosaic compiles it, and the
+  program's temporaries are the cache itself plus a few blocks, never a copy of it. (The kernel's operand
+  must match how the TPU stores the cache: reading a one-head cache as [L, B, S, K, H] compiled to 7 GiB of
+  temporaries for this 3.5 GiB cache, a relayout at every layer.)"""
+  cache_bytes = 2 * 28 * rows * 4095 * kv_heads * 128 * 2  # keys and values
+  kernel = lambda q, k, v, mask, filled, layer: ragged_decode_attention(  # noqa: E731
+      q, k, v, mask, filled, block=128, layer=layer)
+  memory = _decode_loop(28, rows, 4095, kv_heads, 7, 128, kernel)
+  assert cache_bytes <= memory.temp_size_in_bytes < 1.01 * cache_bytes

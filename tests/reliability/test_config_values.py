@@ -102,6 +102,17 @@ def test_advantage_hyperparameters_are_checked_without_compiling(estimator, hpar
     validate(config, num_devices=1)
 
 
+def test_tpu_decode_block_fills_the_lanes():
+  """On TPU decode runs the Pallas ragged kernel (blocks of 128-lane tiles); elsewhere any block goes."""
+  bad = config_with(**{"rollout.decode_block": 64})
+  with pytest.raises(ConfigError, match=r"rollout\.decode_block=64 must be a multiple of 128 on tpu: "
+                                        r"model\.attention='auto' runs the Pallas ragged decode kernel"):
+    validate(bad, num_devices=1, platform="tpu")
+  on_cpu = validate(config_with(**{"rollout.decode_block": 64}), num_devices=1, platform="cpu")
+  assert on_cpu.rollout.sampling.decode_block == 64
+  assert validate(config_with(**{"rollout.decode_block": 256}), num_devices=1, platform="tpu")
+
+
 def test_slots_need_continuous_batching():
   with pytest.raises(ConfigError, match=r"rollout\.slots=16 is for rollout\.batching='continuous', not 'static'"):
     validate(config_with(**{"rollout.batching": "static", "rollout.slots": 16}), num_devices=1)
