@@ -1,12 +1,20 @@
-"""Test setup: 8 fake CPU devices so sharded code paths run for real on one host.
+"""Test setup: 8 fake CPU devices so sharded code paths run for real on one host, and XLA:CPU's backend
+compiled without LLVM's optimization passes.
 
-XLA reads the flag when jax initialises its backend, so it is set before anything imports jax.
+Why the second: compiling is most of the suite's time (the tiny trainer's update step takes ~3 s to
+compile and ~0.1 s to run), and LLVM's passes are a third of it (the update step compiles in ~2 s
+without them). They change how fast the compiled code runs; the operations and their order are XLA's
+either way (fast math stays off; at most LLVM's default level contracts a multiply and an add into one
+rounding, an ulp, inside every tolerance here). Launcher subprocesses (`tests/reliability/launcher_runs.py`)
+get their own XLA_FLAGS and compile as a user's run does.
+
+XLA reads the flags when jax initialises its backend, so they are set before anything imports jax.
 """
 
 import os
 
 os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 

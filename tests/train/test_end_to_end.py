@@ -95,8 +95,11 @@ def test_eight_device_mesh_equals_one_device(tmp_path):
     assert eight.last_metrics[key] == pytest.approx(one.last_metrics[key], rel=1e-4, abs=1e-6), key
   _, params_one = _final_params(str(tmp_path / "one"))
   _, params_eight = _final_params(str(tmp_path / "eight"))
+  # Adam divides by sqrt(v): in an entry whose gradient is ~0 a reduction-order difference becomes a visible
+  # fraction of the step (lr 1e-4 here; measured: one entry of 65,536 off by 3.7e-6 with the tests' XLA
+  # flags, tests/conftest.py). A wrong gradient moves many entries by a whole step.
   for a, b in zip(jax.tree.leaves(params_one), jax.tree.leaves(params_eight)):
-    np.testing.assert_allclose(a, b, atol=2e-6)
+    np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_resume_continues_exactly(tmp_path):
