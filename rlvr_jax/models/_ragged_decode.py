@@ -54,13 +54,20 @@ def _row_tile(batch: int, dtype) -> int:
   return tile if batch % tile == 0 else batch
 
 
+def _cache_shards(constrain, dim: int, size: int) -> int:
+  """How many ways the cache's layout splits its dimension `dim` (0 rows, 2 KV heads) of `size` (1 off a mesh)."""
+  if not isinstance(constrain, shd.ActivationConstraint):
+    return 1
+  shape = [1, 1, 1, 1]
+  shape[dim] = size
+  entry = constrain.spec("cache_bskh", shape)[dim]
+  names = () if entry is None else (entry if isinstance(entry, tuple) else (entry,))
+  return math.prod(constrain.mesh.shape[name] for name in names)
+
+
 def local_kv_heads(kv_heads: int, constrain) -> int:
   """KV heads per device in the cache's layout (all of them off a mesh)."""
-  if not isinstance(constrain, shd.ActivationConstraint):
-    return kv_heads
-  entry = constrain.spec("cache_bskh", (1, 1, kv_heads, 1))[2]
-  names = () if entry is None else (entry if isinstance(entry, tuple) else (entry,))
-  return kv_heads // math.prod(constrain.mesh.shape[name] for name in names)
+  return kv_heads // _cache_shards(constrain, 2, kv_heads)
 
 
 def ragged_decode_applies(kernel_name: str, decode_block: int) -> bool:
@@ -76,12 +83,7 @@ def fetch_tile_rows(kernel_name: str, decode_block: int, kv_heads: int, batch: i
     return batch
   if local_kv_heads(kv_heads, constrain) > 1:
     return 1
-  row_shards = 1
-  if isinstance(constrain, shd.ActivationConstraint):
-    entry = constrain.spec("cache_bskh", (batch, 1, 1, 1))[0]
-    names = () if entry is None else (entry if isinstance(entry, tuple) else (entry,))
-    row_shards = math.prod(constrain.mesh.shape[name] for name in names)
-  return _row_tile(batch // row_shards, dtype)
+  return _row_tile(batch // _cache_shards(constrain, 0, batch), dtype)
 
 
 def ragged_block(block: int, slots: int, *, interpret: bool = False) -> int:
