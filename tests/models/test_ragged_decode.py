@@ -16,12 +16,10 @@ from rlvr_jax.models._decode_attention import decode_slots_read
 from rlvr_jax.models._ragged_decode import (fetch_tile_rows, kv_block_index, local_kv_heads, ragged_block,
                                             ragged_decode_attention)
 from rlvr_jax.sampling import generate
+from tests.sampling.ragged_rows import CONFIG, SAMPLED, STOPS, left_padded_prompts
 
 KV_HEADS, GROUPS, HEAD_DIM, SLOTS = 2, 3, 16, 30
 RAGGED = AttentionKernel("splash", interpret=True)
-CONFIG = models.preset("tiny", vocab_size=96, num_layers=2, max_position_embeddings=256)
-SAMPLED = dict(temperature=0.9, top_k=40, top_p=0.9, min_p=0.02)
-STOPS = tuple(range(1, 9))
 
 
 def _cache(layers: int, dtype, kv_heads: int, batch: int, seed: int = 0):
@@ -77,16 +75,6 @@ def test_tpu_block_must_fill_the_lanes():
     ragged_block(64, 1535)
 
 
-def _prompts(batch: int = 4, prompt_len: int = 10, seed: int = 0):
-  rng = np.random.default_rng(seed)
-  ids = rng.integers(10, CONFIG.vocab_size, (batch, prompt_len)).astype(np.int32)
-  mask = np.ones((batch, prompt_len), np.int32)
-  for row in range(1, batch):
-    mask[row, : (3 * row) % prompt_len] = 0
-  ids[mask == 0] = 0
-  return ids, mask
-
-
 @pytest.fixture(scope="module")
 def models_by_kernel():
   """The same weights with XLA attention and with the TPU kernels (splash prefill, ragged decode)."""
@@ -101,7 +89,7 @@ def test_samplers_on_the_ragged_kernel_give_the_xla_rows(models_by_kernel, slots
   log-probs to float32 rounding; continuous batching counts the slots each row read by itself, fewer than
   the XLA loop's batch-wide bound."""
   xla, ragged = models_by_kernel
-  ids, mask = _prompts()
+  ids, mask = left_padded_prompts()
   common = dict(key=jax.random.key(7), max_new_tokens=24, num_samples=8, stop_token_ids=STOPS, decode_block=8,
                 slots=slots, **SAMPLED)
   want, got = generate(xla, ids, mask, **common), generate(ragged, ids, mask, **common)
@@ -125,7 +113,7 @@ def test_ragged_kernel_on_a_mesh_equals_one_device(models_by_kernel, tensor):
   tensor=2 (one per device) it reads the one-head view by tiles of the device's rows. Either way the rows
   equal the single-device XLA sampler's."""
   xla, _ = models_by_kernel
-  ids, mask = _prompts()
+  ids, mask = left_padded_prompts()
   mesh = sharding.make_mesh(sharding.MeshConfig(data=4 // tensor, fsdp=2, tensor=tensor))
   scanned = models.init(CONFIG, key=jax.random.key(0), dtype=jnp.float32, mesh=mesh, scan_layers=True,
                         attention=RAGGED)

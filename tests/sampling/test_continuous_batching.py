@@ -15,11 +15,9 @@ from rlvr_jax.models._decode_attention import blocked_decode_attention
 from rlvr_jax.models._attention import masked_attention
 from rlvr_jax.sampling import DecodeSchedule, continuous_schedule, generate, static_schedule
 from rlvr_jax.sampling._continuous import slot_phases
+from tests.sampling.ragged_rows import CONFIG, SAMPLED, STOPS, left_padded_prompts
 
-CONFIG = models.preset("tiny", vocab_size=96, num_layers=2, max_position_embeddings=256)
 FIELDS = ("tokens", "response_mask", "lengths", "finish_reason", "logprobs", "sampling_logprobs")
-# Many stop ids on a 96-token vocabulary: sampled rows end after a few tokens or run to the budget.
-STOPS = tuple(range(1, 9))
 
 
 @pytest.fixture(scope="module")
@@ -27,22 +25,8 @@ def model():
   return models.init(CONFIG, key=jax.random.key(0), dtype=jnp.float32)
 
 
-def _prompts(batch: int = 4, prompt_len: int = 10, seed: int = 0):
-  """Left-padded prompts of different real lengths (row 0 full, the others shorter)."""
-  rng = np.random.default_rng(seed)
-  ids = rng.integers(10, CONFIG.vocab_size, (batch, prompt_len)).astype(np.int32)
-  mask = np.ones((batch, prompt_len), np.int32)
-  for row in range(1, batch):
-    mask[row, : (3 * row) % prompt_len] = 0
-  ids[mask == 0] = 0
-  return ids, mask
-
-
 def _host(out):
   return {f: None if getattr(out, f) is None else np.asarray(getattr(out, f)) for f in FIELDS}
-
-
-SAMPLED = dict(temperature=0.9, top_k=40, top_p=0.9, min_p=0.02)
 
 
 @pytest.mark.parametrize("settings", [dict(temperature=0.0), SAMPLED], ids=["greedy", "sampled"])
@@ -52,7 +36,7 @@ def test_continuous_equals_static_at_any_slot_count(model, settings):
   for bit: XLA:CPU's matmuls and row reductions round a row differently at different batch sizes,
   and the slot count is the decode batch size; docs/benchmarks.md. With the batch size fixed, results
   are bitwise independent of which rows share it: next test.)"""
-  ids, mask = _prompts()
+  ids, mask = left_padded_prompts()
   common = dict(key=jax.random.key(7), max_new_tokens=24, num_samples=8, stop_token_ids=STOPS,
                 return_sampling_logprobs=True, decode_block=8, **settings)
   static = _host(generate(model, ids, mask, **common))
@@ -72,7 +56,7 @@ def test_batch_invariant_mode_equals_static_bitwise_at_any_slot_count(model, set
   """With batch_invariant=True (each decode step on tiles of 8 rows), 8, 16 and 32 slots (phases of 8, of
   16 then 8, of 32 then 16 then 8) give the static sampler's tokens and both log-probs bit for bit, on
   ragged lengths."""
-  ids, mask = _prompts()
+  ids, mask = left_padded_prompts()
   common = dict(key=jax.random.key(7), max_new_tokens=24, num_samples=8, stop_token_ids=STOPS,
                 return_sampling_logprobs=True, decode_block=8, batch_invariant=True, **settings)
   static = _host(generate(model, ids, mask, **common))
@@ -87,7 +71,7 @@ def test_batch_invariant_mode_equals_static_bitwise_at_any_slot_count(model, set
 def test_shuffled_prompt_order_gives_the_same_rows(model):
   """Rows are admitted in row order, so shuffling the prompts changes which rows share slots and when;
   each prompt's samples (keyed by its id) stay the same, bit for bit (8 slots: one phase, one batch size)."""
-  ids, mask = _prompts(batch=6, seed=3)
+  ids, mask = left_padded_prompts(batch=6, seed=3)
   common = dict(key=jax.random.key(2), max_new_tokens=20, num_samples=4, stop_token_ids=STOPS, slots=8,
                 decode_block=8, return_sampling_logprobs=True, **SAMPLED)
   rng_ids = np.arange(100, 106)
@@ -104,7 +88,7 @@ def test_slots_stay_busy_and_the_tail_shrinks(model):
   """The counters: both samplers decode the same useful tokens; the continuous one spends fewer
   slot-steps on them (refills, then the tail phases), and every slot-step it runs in its first phase is
   busy while rows are pending."""
-  ids, mask = _prompts(batch=8)
+  ids, mask = left_padded_prompts(batch=8)
   common = dict(key=jax.random.key(1), max_new_tokens=24, num_samples=8, stop_token_ids=STOPS, decode_block=8,
                 **SAMPLED)
   static = generate(model, ids, mask, **common)
@@ -149,7 +133,7 @@ def test_schedules_by_hand():
 
 def test_rows_that_end_at_token_zero_free_their_slot_at_once(model):
   """Every token a stop token: each row ends at its first token, during admission; all rows finish."""
-  ids, mask = _prompts()
+  ids, mask = left_padded_prompts()
   out = generate(model, ids, mask, key=jax.random.key(0), max_new_tokens=5, num_samples=4, slots=8,
                  stop_token_ids=tuple(range(CONFIG.vocab_size)), temperature=1.0)
   np.testing.assert_array_equal(np.asarray(out.lengths), 1)
@@ -159,7 +143,7 @@ def test_rows_that_end_at_token_zero_free_their_slot_at_once(model):
 def test_eight_device_mesh_gives_the_same_rows(model):
   """Slots and rows over data x fsdp, heads over tensor on a (2, 2, 2) mesh, scanned layers: the same
   rows as the unsharded continuous sampler."""
-  ids, mask = _prompts()
+  ids, mask = left_padded_prompts()
   mesh = sharding.make_mesh(sharding.MeshConfig(data=2, fsdp=2, tensor=2))
   scanned = models.init(CONFIG, key=jax.random.key(0), dtype=jnp.float32, mesh=mesh, scan_layers=True)
   common = dict(key=jax.random.key(4), max_new_tokens=16, num_samples=8, stop_token_ids=STOPS, slots=16,
@@ -220,7 +204,7 @@ def test_blocked_decode_attention_equals_masked_attention():
 def test_decode_reads_only_filled_blocks(model):
   """The static sampler with blocks of 8 reads fewer cache slots than with one block of every slot,
   for the same tokens."""
-  ids, mask = _prompts()
+  ids, mask = left_padded_prompts()
   common = dict(key=jax.random.key(3), max_new_tokens=40, num_samples=2, temperature=1.0)
   whole = generate(model, ids, mask, decode_block=0, **common)
   blocked = generate(model, ids, mask, decode_block=8, **common)
@@ -230,7 +214,7 @@ def test_decode_reads_only_filled_blocks(model):
 
 
 def test_bad_slot_settings_name_the_field(model):
-  ids, mask = _prompts()
+  ids, mask = left_padded_prompts()
   with pytest.raises(ValueError, match="slots=-1"):
     generate(model, ids, mask, key=jax.random.key(0), max_new_tokens=4, slots=-1)
   with pytest.raises(ValueError, match="decode_block=1.5"):
