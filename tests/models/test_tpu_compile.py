@@ -105,8 +105,8 @@ def test_ragged_decode_kernel_compiles_for_tpu_and_reads_the_cache_in_place(kv_h
   """The Pallas ragged decode kernel inside a decode loop at 7B shapes per v5p chip (28 layers of a stacked
   bfloat16 cache of 4,095 slots x 128; 4 KV heads, or 1 as with tensor=4): Mosaic compiles it, and the
   program's temporaries are the cache itself plus a few blocks, never a copy of it. (The kernel's operand
-  must match how the TPU stores the cache: reading a one-head cache as [L, B, S, K, H] compiled to 7 GiB of
-  temporaries for this 3.5 GiB cache, a relayout at every layer.)"""
+  must match how the TPU stores the cache: reading a one-head cache as [L, B, S, K, H] compiled to 14 GiB
+  of temporaries for this 3.5 GiB cache, a relayout at every layer.)"""
   cache_bytes = 2 * 28 * rows * 4095 * kv_heads * 128 * 2  # keys and values
   kernel = lambda q, k, v, mask, filled, layer: ragged_decode_attention(  # noqa: E731
       q, k, v, mask, filled, block=128, layer=layer)
