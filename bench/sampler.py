@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402
 from rlvr_jax import models  # noqa: E402
 from rlvr_jax.sampling import generate  # noqa: E402
 from rlvr_jax import host_heap  # noqa: E402
+import host_info  # noqa: E402  (bench/, beside this script)
 import sampler_lengths  # noqa: E402  (bench/, beside this script)
 
 
@@ -146,6 +147,7 @@ def main() -> None:
   if min(args.batch, args.num_samples, args.prompt_len, args.repeats) < 1 or args.gen_len < 2:
     parser.error("--batch, --num-samples, --prompt-len, --repeats must be >= 1 and --gen-len >= 2")
 
+  print(host_info.describe(), flush=True)  # before anything runs: the load is the machine's, not ours
   backend = jax.default_backend()
   on_cpu = backend == "cpu"
   dtype = args.dtype or ("float32" if on_cpu else "bfloat16")
@@ -164,7 +166,7 @@ def main() -> None:
   mask = np.ones_like(ids)
 
   if args.lengths == "lognormal":
-    sampler_lengths.run(args, model, ids, config, dtype, on_cpu=on_cpu, timed=_timed)
+    sampler_lengths.run(args, model, ids, config, dtype, on_cpu=on_cpu)
     return
   results = []
   one, full = jax_times(model, ids, mask, gen_len=args.gen_len, num_samples=args.num_samples, repeats=args.repeats)

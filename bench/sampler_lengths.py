@@ -11,7 +11,9 @@ tokens count; what differs is how many slot-steps and bytes each spends on them.
 from __future__ import annotations
 
 import math
+import statistics
 import tempfile
+import time
 from typing import Callable
 
 import jax
@@ -68,7 +70,24 @@ def torch_length_processor(lengths: np.ndarray, stop_id: int, prompt_len: int):
   return ForceLengths()
 
 
-def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool, timed: Callable) -> None:
+def interleaved_times(calls: list[Callable[[], object]], repeats: int) -> list[list[float]]:
+  """Wall seconds of each call (each must block until its result is ready) in `repeats` rounds, every
+  round running each call once in turn: [call][round].
+
+  Why rounds: on a shared 2-core host the speed drifts over minutes, and timing one sampler's repeats
+  after another's put the drift into their ratio (the tiny static call moved 1.1-2.0 s between runs of
+  the same code). Within a round the calls see the same machine, so a round's ratio is a paired one.
+  """
+  times = [[] for _ in calls]
+  for _ in range(repeats):
+    for call, record in zip(calls, times):
+      start = time.perf_counter()
+      call()
+      record.append(time.perf_counter() - start)
+  return times
+
+
+def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool) -> None:
   rows, budget, prompt_len = args.batch * args.num_samples, args.gen_len, args.prompt_len
   lengths = draw_lengths(rows, budget, args.mean_frac, args.budget_frac)
   stop_id = config.vocab_size - 1
@@ -86,7 +105,7 @@ def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool, timed
   weight_bytes = models.param_count(config) * itemsize
   kv_bytes = 2 * config.num_layers * config.num_kv_heads * config.head_dim * itemsize  # one slot, all layers
   filled_per_token = prompt_len + np.mean(np.concatenate([np.arange(1, n) for n in lengths if n > 1]))
-  results = []
+  calls, counters = [], []  # per sampler: (name, call), and its byte / slot counters
   samplers = [("static sampler, whole cache", dict(decode_block=0)),
               ("static sampler, filled blocks", dict(decode_block=args.decode_block))]
   samplers += [(f"continuous sampler, {count} slots", dict(decode_block=args.decode_block, slots=count))
@@ -98,13 +117,13 @@ def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool, timed
     got = np.asarray(out.lengths)
     if not np.array_equal(got, lengths):
       raise RuntimeError(f"{name}: the forced lengths did not hold (first rows {got[:8]} vs {lengths[:8]})")
-    seconds = timed(call, args.repeats)
+    calls.append((name, call))
     stats = jax.tree.map(int, out.stats)
     steps, busy, slot_steps, kv_read = stats.steps, stats.busy_slot_steps, stats.slot_steps, stats.kv_slots_read
     ours = (steps * weight_bytes + kv_read * kv_bytes) / busy
     row_bound = (steps * weight_bytes + stats.kv_slots_row_bound * kv_bytes) / busy
     ideal = (steps * weight_bytes + busy * filled_per_token * kv_bytes) / busy
-    results.append((name, seconds, steps, busy / slot_steps, ours, row_bound, ideal))
+    counters.append((steps, busy / slot_steps, ours, row_bound, ideal))
 
   if not args.skip_hf:
     import torch
@@ -132,22 +151,28 @@ def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool, timed
     hf_lengths = np.array([np.flatnonzero(row == stop_id)[0] + 1 if (row == stop_id).any() else row.size for row in out])
     if not np.array_equal(hf_lengths, lengths):
       raise RuntimeError(f"transformers: the forced lengths did not hold ({hf_lengths[:8]} vs {lengths[:8]})")
-    seconds = timed(hf_call, args.repeats)  # the checked call above warmed it up
+    calls.append(("transformers generate (static cache)", hf_call))  # the checked call above warmed it up
     steps = int(lengths.max()) - 1  # a static batch decodes until its longest row ends
     ideal = (steps * weight_bytes + useful_decode * filled_per_token * kv_bytes) / useful_decode
     whole = (steps * weight_bytes + steps * rows * (prompt_len + budget) * kv_bytes) / useful_decode
-    results.append(("transformers generate (static cache)", seconds, steps, useful_decode / (steps * rows), whole, whole,
-                    ideal))
+    counters.append((steps, useful_decode / (steps * rows), whole, whole, ideal))
 
-  header = (f"{'sampler':<38} {'call s':>8} {'useful tok/s':>12} {'x static':>9} {'decode steps':>12} "
-            f"{'slot util':>9} {'MB read/tok':>11} {'TPU MB/tok':>10} {'ideal MB/tok':>12}")
+  times = interleaved_times([call for _, call in calls], args.repeats)
+
+  header = (f"{'sampler':<38} {'call s':>8} {'useful tok/s':>12} {'x static':>9} {'per round':>11} "
+            f"{'decode steps':>12} {'slot util':>9} {'MB read/tok':>11} {'TPU MB/tok':>10} {'ideal MB/tok':>12}")
   print(header)
   print("-" * len(header))
-  reference = results[1][1]  # the static sampler reading filled blocks
-  for name, seconds, steps, util, ours, row_bound, ideal in results:
-    print(f"{name:<38} {seconds:>8.3f} {useful / seconds:>12.0f} {reference / seconds:>8.2f}x {steps:>12d} "
-          f"{util:>8.1%} {ours / 2**20:>11.3f} {row_bound / 2**20:>10.3f} {ideal / 2**20:>12.3f}")
-  print("(useful tok/s: forced-length tokens over the whole call, prefill included; slot util: useful decode "
+  reference = np.asarray(times[1])  # the static sampler reading filled blocks, round by round
+  for (name, _), seconds, (steps, util, ours, row_bound, ideal) in zip(calls, times, counters):
+    ratios = reference / np.asarray(seconds)
+    median = statistics.median(seconds)
+    print(f"{name:<38} {median:>8.3f} {useful / median:>12.0f} {statistics.median(reference) / median:>8.2f}x "
+          f"{ratios.min():>5.2f}-{ratios.max():<5.2f} {steps:>12d} {util:>8.1%} {ours / 2**20:>11.3f} "
+          f"{row_bound / 2**20:>10.3f} {ideal / 2**20:>12.3f}")
+  print(f"(call s: median of {args.repeats} rounds, each round calling every sampler once in turn; x static: the "
+        "medians' ratio to the static sampler reading filled blocks; per round: the lowest and highest ratio "
+        "within one round; useful tok/s: forced-length tokens over the whole call, prefill included; slot util: useful decode "
         "tokens / slot-steps; MB read/tok: weights once per decode step + the KV slots decode attention read, per "
         "useful decode token; TPU MB/tok: the same with the TPU ragged decode kernel, which reads each row's "
         "blocks up to its own fill only (model.attention=splash); ideal: the same steps' weights + each token's "

@@ -17,6 +17,7 @@ step, tokens/s and, with --peak-tflops, model FLOPs utilization (6 x params x to
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 
@@ -24,16 +25,30 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import host_info  # bench/, beside this script
 from rlvr_jax import host_heap
 
 
-def _time(fn, steps: int) -> float:
-  fn()  # compile / warm up
-  fn()
-  start = time.perf_counter()
-  for _ in range(steps):
+def _time_rounds(fns, steps: int, rounds: int) -> list[list[float]]:
+  """Seconds per step of each fn, [fn][round]: each round runs `steps` consecutive calls of every fn in
+  turn (after two warm-up calls each).
+
+  Why rounds: a shared 2-core host's speed drifts over minutes (torch's step alone read 0.155-0.185 s on
+  one afternoon), and timing one side's steps after the other's put that drift into their ratio. Within a
+  round both sides see the same machine, so each round's ratio is a paired one; consecutive steps keep
+  each side's working set warm, as in training.
+  """
+  for fn in fns:
+    fn()  # compile / warm up
     fn()
-  return (time.perf_counter() - start) / steps
+  times = [[] for _ in fns]
+  for _ in range(rounds):
+    for fn, record in zip(fns, times):
+      start = time.perf_counter()
+      for _ in range(steps):
+        fn()
+      record.append((time.perf_counter() - start) / steps)
+  return times
 
 
 def main() -> None:
@@ -43,7 +58,9 @@ def main() -> None:
   parser.add_argument("--prompt-len", type=int, default=64)
   parser.add_argument("--gen-len", type=int, default=64)
   parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-  parser.add_argument("--steps", type=int, default=5)
+  parser.add_argument("--steps", type=int, default=5, help="consecutive steps per side in each round")
+  parser.add_argument("--rounds", type=int, default=3,
+                      help="rounds, each timing --steps steps of every side in turn (figures: the median round)")
   parser.add_argument("--remat", action="store_true")
   parser.add_argument("--peak-tflops", type=float, default=0.0, help="device peak for MFU (0: not reported)")
   parser.add_argument("--group-size", type=int, default=1,
@@ -54,6 +71,7 @@ def main() -> None:
                            "default: glibc's, where XLA:CPU faults its temporaries in on every call")
   args = parser.parse_args()
   host_heap.apply_mode(args.heap)  # before jax starts its threads, as the launcher does
+  print(host_info.describe(), flush=True)  # before anything runs: the load is the machine's, not ours
 
   import torch
   from transformers import AutoModelForCausalLM
@@ -90,9 +108,9 @@ def main() -> None:
                        advantages=jnp.asarray(advantages), old_logp=jnp.asarray(old_logp))
   shared_state = jax.tree.map(jnp.copy, state) if args.group_size > 1 else None  # the first step donates state
 
-  def time_update(state, group_size: int) -> tuple[float, float]:
-    """(s/step, XLA-counted FLOPs) of the update step compiled once ahead of time: the timed program is
-    the one whose FLOPs XLA counts (cost analysis)."""
+  def compiled_update(state, group_size: int):
+    """(a function running one update step, XLA-counted FLOPs) of the update step compiled once ahead of
+    time: the timed program is the one whose FLOPs XLA counts (cost analysis)."""
     update = make_update_step(graphdef, objective, tx,
                               UpdateConfig(chunk_size=1024, remat=args.remat, prompt_group_size=group_size))
     step = jax.jit(update, donate_argnums=0).lower(state, batch, jax.random.key(0)).compile()
@@ -102,17 +120,17 @@ def main() -> None:
       holder["state"], metrics = step(holder["state"], batch, jax.random.key(0))
       jax.block_until_ready(metrics["actor/loss"])
 
-    return _time(jax_step, args.steps), step.cost_analysis()["flops"]
+    return jax_step, step.cost_analysis()["flops"]
 
-  jax_time, step_flops = time_update(state, 1)
-  shared_time = time_update(shared_state, args.group_size)[0] if shared_state is not None else None
+  jax_step, step_flops = compiled_update(state, 1)
+  shared_step = compiled_update(shared_state, args.group_size)[0] if shared_state is not None else None
   # What XLA reaches on a plain matmul of the model's projection shape on the same device: how far the
   # step is from its matmuls.
   rows = b * (p + n)
   matmul = jax.jit(lambda x, w: x @ w)
   x = jnp.ones((rows, config.hidden_size), dtype)
   w = jnp.ones((config.hidden_size, config.intermediate_size), dtype)
-  matmul_time = _time(lambda: matmul(x, w).block_until_ready(), max(args.steps, 20))
+  matmul_time = statistics.median(_time_rounds([lambda: matmul(x, w).block_until_ready()], max(args.steps, 20), 3)[0])
   matmul_rate = 2 * rows * config.hidden_size * config.intermediate_size / matmul_time
 
   # transformers + torch: the same weights, the same loss.
@@ -142,19 +160,27 @@ def main() -> None:
     if device == "cuda":
       torch.cuda.synchronize()
 
-  torch_time = _time(torch_step, args.steps)
+  sides = [("rlvr_jax update step (jit)", jax_step), ("transformers + torch", torch_step)]
+  if shared_step is not None:
+    sides.insert(1, (f"rlvr_jax, prompt once per {args.group_size}", shared_step))
+  times = _time_rounds([fn for _, fn in sides], args.steps, args.rounds)
+  torch_rounds = np.asarray(times[-1])
+  torch_time = statistics.median(torch_rounds)
+  jax_time = statistics.median(times[0])
 
   tokens = b * (p + n)
   print(f"policy update, preset {args.preset} ({num_params / 1e6:.1f}M params), batch {b} x ({p} prompt + "
         f"{n} completion) tokens, {args.dtype}, jax {jax.__version__} on {jax.devices()[0].device_kind}, "
         f"torch {torch.__version__} on {device}, heap {args.heap}")
-  print(f"{'implementation':<34}{'s/step':>10}{'tokens/s':>12}{'MFU':>8}{'vs torch':>10}")
-  rows_timed = [("rlvr_jax update step (jit)", jax_time), ("transformers + torch", torch_time)]
-  if shared_time is not None:
-    rows_timed.insert(1, (f"rlvr_jax, prompt once per {args.group_size}", shared_time))
-  for name, seconds in rows_timed:
+  print(f"{'implementation':<34}{'s/step':>10}{'tokens/s':>12}{'MFU':>8}{'vs torch':>10}{'per round':>12}")
+  for (name, _), rounds in zip(sides, times):
+    seconds = statistics.median(rounds)
+    ratios = torch_rounds / np.asarray(rounds)
     mfu = (6 * num_params * tokens / seconds / (args.peak_tflops * 1e12)) if args.peak_tflops else float("nan")
-    print(f"{name:<34}{seconds:>10.4f}{tokens / seconds:>12.0f}{mfu:>8.1%}{torch_time / seconds:>9.2f}x")
+    print(f"{name:<34}{seconds:>10.4f}{tokens / seconds:>12.0f}{mfu:>8.1%}{torch_time / seconds:>9.2f}x"
+          f"{ratios.min():>6.2f}-{ratios.max():<5.2f}")
+  print(f"(s/step: the median of {args.rounds} rounds of {args.steps} steps per side, the sides in turn within a "
+        "round; per round: the lowest and highest paired ratio to torch)")
   if not args.peak_tflops:
     print("(MFU needs --peak-tflops: the device's dense peak for the dtype)")
   print(f"rlvr_jax update step: {step_flops / 1e9:.2f} GFLOP (XLA cost analysis), {step_flops / jax_time / 1e9:.1f} "
