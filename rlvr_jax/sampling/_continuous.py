@@ -53,6 +53,10 @@ from rlvr_jax.sampling._row_tiles import decode_logits, draw_rows
 from rlvr_jax.sampling._state import DecodeStats, FinishReason, SamplerOutput
 from rlvr_jax.sampling._strategies import SamplingKnobs
 
+# Slots each group fills per admission round. A decode step frees a few slots (about S / mean length), so
+# one round of 8 covers a step; the first step, with every slot free, takes S / G / 8 rounds once.
+ADMIT_PER_ROUND = 8
+
 
 @struct.dataclass
 class PromptStore:
@@ -200,22 +204,33 @@ def _group_base(groups: int, per_group: int) -> jax.Array:
   return (jnp.arange(groups, dtype=jnp.int32) * per_group)[:, None]
 
 
-def _copy_prompts(cache: KVCache, store: PromptStore, taken: jax.Array, prompt: jax.Array,
+def _copy_prompts(cache: KVCache, store: PromptStore, taken: jax.Array, prompt: jax.Array, width: int,
                   spec: SamplerSpec) -> KVCache:
   """Slots `taken` [S] get the keys / values of prompt `prompt` [S] (an index within the slot's group)
-  in slots [0, P) and an empty response part."""
+  in slots [0, P) and an empty response part; at most `width` slots per group are taken.
+
+  Only the taken slots' prompts are gathered and written ([(L,) W, P, K, H] per group), not every slot's:
+  a step frees a few slots, and copying all S / G slots' prompt parts each step read and wrote
+  S x P x K x H values per layer whatever was admitted (on an accelerator at scale, as many bytes as the
+  decode step's weights)."""
   groups, prompt_len = spec.slot_groups, store.mask.shape[1]
+  per_group = taken.shape[0] // groups
+  grouped_taken = _grouped(taken, groups)  # [G, S/G]
+  chosen = jnp.argsort(~grouped_taken, axis=1, stable=True)[:, :width]  # [G, W] the taken slots first
+  valid = jnp.take_along_axis(grouped_taken, chosen, axis=1)
+  target = jnp.where(valid, chosen, per_group)  # [G, W] slot within the group; out of range: dropped
+  source = jnp.take_along_axis(_grouped(prompt, groups), chosen, axis=1)  # [G, W] prompt within the group
 
   def fill(slot_kv: jax.Array, prompt_kv: jax.Array) -> jax.Array:  # [(L,) S, C, K, H] <- [(L,) B, P, K, H]
     lead = slot_kv.ndim - 4
 
-    def one_group(slots, prompts, taken, prompt):  # [(L,) S/G, C, K, H], [(L,) B/G, P, K, H], [S/G], [S/G]
-      incoming = jnp.take(prompts, prompt, axis=lead)  # [(L,) S/G, P, K, H]
-      current = jax.lax.slice_in_dim(slots, 0, prompt_len, axis=lead + 1)
-      keep = taken.reshape((1,) * lead + (-1, 1, 1, 1))
-      return jax.lax.dynamic_update_slice_in_dim(slots, jnp.where(keep, incoming, current), 0, axis=lead + 1)
+    def one_group(slots, prompts, target, source):  # [(L,) S/G, C, K, H], [(L,) B/G, P, K, H], [W], [W]
+      incoming = jnp.take(prompts, source, axis=lead)  # [(L,) W, P, K, H]
+      index = (slice(None),) * lead + (target, slice(0, prompt_len))
+      return slots.at[index].set(incoming, mode="drop")
 
-    return _per_group(one_group, groups, slot_kv, prompt_kv, taken, prompt, axes=(lead, lead, 0, 0))
+    return _per_group(one_group, groups, slot_kv, prompt_kv, target.reshape(-1), source.reshape(-1),
+                      axes=(lead, lead, 0, 0))
 
   fill_all = fill if cache.stacked else lambda slot, new: tuple(map(fill, slot, new))  # noqa: E731
   prompt_mask = _per_group(lambda m, i: jnp.take(m, i, axis=0), groups, store.mask, prompt)  # [S, P]
@@ -226,12 +241,15 @@ def _copy_prompts(cache: KVCache, store: PromptStore, taken: jax.Array, prompt: 
 
 
 def _admit_once(s: SlotState, spec: SamplerSpec) -> SlotState:
-  """Gives every empty slot the next pending row of its group (in row order), with its token 0."""
+  """Gives the first `ADMIT_PER_ROUND` empty slots of every group the next pending rows of the group (in
+  row order), with their token 0; `_admit` runs rounds until no group has both a free slot and a pending row."""
   groups, total = spec.slot_groups, s.tokens.shape[0]
   per_group = total // groups
   free = _grouped(~s.active, groups)  # [G, S/G]
-  local = s.next_row[:, None] + jnp.cumsum(free.astype(jnp.int32), axis=1) - 1  # row within the group
-  taken = free & (local < per_group)
+  width = min(ADMIT_PER_ROUND, free.shape[1])
+  rank = jnp.cumsum(free.astype(jnp.int32), axis=1)  # [G, S/G] 1, 2, ... over each group's free slots
+  local = s.next_row[:, None] + rank - 1  # row within the group
+  taken = free & (rank <= width) & (local < per_group)
   local = jnp.minimum(local, per_group - 1)
   rows = jnp.where(taken, local + _group_base(groups, per_group), total).reshape(-1)  # [S] global row ids
   prompt = (local // spec.num_samples).reshape(-1)  # [S] prompt within the group
@@ -239,7 +257,7 @@ def _admit_once(s: SlotState, spec: SamplerSpec) -> SlotState:
   take_row = lambda x: _per_group(lambda a, i: jnp.take(a, i, axis=0), groups, x, local.reshape(-1))  # noqa: E731
   draw = Draw(*map(take_row, s.prompts.first))  # [S] each; read only where taken
   s = _record(s, rows, jnp.zeros_like(rows), draw, taken_slots, spec)
-  cache = _copy_prompts(s.cache, s.prompts, taken_slots, prompt, spec)
+  cache = _copy_prompts(s.cache, s.prompts, taken_slots, prompt, width, spec)
   return s.replace(
       row=jnp.where(taken_slots, rows, s.row), step=jnp.where(taken_slots, 1, s.step),
       active=jnp.where(taken_slots, ~draw.finished, s.active),
