@@ -1,7 +1,7 @@
 """One line naming the machine a bench ran on, printed above its table.
 
 Why: CPU figures on this project's 2-core development machines depend on the host drawn, not only on
-the code. The same commit's tiny update step read 0.86x torch on one host (2026-12-01) and 1.14-1.41x on
+the code. The same commit's tiny update step read 0.86x torch on one host (2026-12-01) and 1.14-1.49x on
 an AMD EPYC host (2026-12-02); the ~0.5B static sampler call took 148-212 s on the first and 108 s on the
 second. A ratio is only comparable to one measured on the same CPU model, under a similar load.
 """

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import statistics
 import tempfile
-import time
 from typing import Callable
 
 import jax
@@ -23,6 +22,7 @@ from scipy.stats import norm
 
 from rlvr_jax import models
 from rlvr_jax.sampling import generate
+from timing_rounds import time_rounds  # bench/, beside this module
 
 
 def draw_lengths(rows: int, budget: int, mean_frac: float, budget_frac: float, seed: int = 0) -> np.ndarray:
@@ -68,23 +68,6 @@ def torch_length_processor(lengths: np.ndarray, stop_id: int, prompt_len: int):
       return scores
 
   return ForceLengths()
-
-
-def interleaved_times(calls: list[Callable[[], object]], repeats: int) -> list[list[float]]:
-  """Wall seconds of each call (each must block until its result is ready) in `repeats` rounds, every
-  round running each call once in turn: [call][round].
-
-  Why rounds: on a shared 2-core host the speed drifts over minutes, and timing one sampler's repeats
-  after another's put the drift into their ratio (the tiny static call moved 1.1-2.0 s between runs of
-  the same code). Within a round the calls see the same machine, so a round's ratio is a paired one.
-  """
-  times = [[] for _ in calls]
-  for _ in range(repeats):
-    for call, record in zip(calls, times):
-      start = time.perf_counter()
-      call()
-      record.append(time.perf_counter() - start)
-  return times
 
 
 def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool) -> None:
@@ -157,7 +140,7 @@ def run(args, model, ids: np.ndarray, config, dtype: str, *, on_cpu: bool) -> No
     whole = (steps * weight_bytes + steps * rows * (prompt_len + budget) * kv_bytes) / useful_decode
     counters.append((steps, useful_decode / (steps * rows), whole, whole, ideal))
 
-  times = interleaved_times([call for _, call in calls], args.repeats)
+  times = time_rounds([call for _, call in calls], rounds=args.repeats)  # each call warmed up by its check
 
   header = (f"{'sampler':<38} {'call s':>8} {'useful tok/s':>12} {'x static':>9} {'per round':>11} "
             f"{'decode steps':>12} {'slot util':>9} {'MB read/tok':>11} {'TPU MB/tok':>10} {'ideal MB/tok':>12}")

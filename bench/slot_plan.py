@@ -11,7 +11,8 @@ log-normal draw, or a file of response lengths (one int per line, token 0 includ
     python bench/slot_plan.py --lengths-file lengths.txt --groups 16 --slots 1024 2048
 
 --step-s / --slot-s default to the fit of the ~0.5B float32 bench on this 2-core CPU
-(docs/benchmarks.md: ~0.18 s a step, ~4.4 ms a slot); on an accelerator a decode step is weight-bound,
+(docs/benchmarks.md: ~0.18 s a step, ~4.4 ms a slot, on the host of 2026-12-01; on the AMD EPYC host of
+2026-12-02 a decode forward measured ~0.02-0.04 s + ~3.3 ms a row); on an accelerator a decode step is weight-bound,
 so the fixed part dominates and more slots win until the cache no longer fits.
 """
 

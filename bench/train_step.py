@@ -19,36 +19,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import host_info  # bench/, beside this script
+from timing_rounds import time_rounds  # bench/, beside this script
 from rlvr_jax import host_heap
-
-
-def _time_rounds(fns, steps: int, rounds: int) -> list[list[float]]:
-  """Seconds per step of each fn, [fn][round]: each round runs `steps` consecutive calls of every fn in
-  turn (after two warm-up calls each).
-
-  Why rounds: a shared 2-core host's speed drifts over minutes (torch's step alone read 0.155-0.185 s on
-  one afternoon), and timing one side's steps after the other's put that drift into their ratio. Within a
-  round both sides see the same machine, so each round's ratio is a paired one; consecutive steps keep
-  each side's working set warm, as in training.
-  """
-  for fn in fns:
-    fn()  # compile / warm up
-    fn()
-  times = [[] for _ in fns]
-  for _ in range(rounds):
-    for fn, record in zip(fns, times):
-      start = time.perf_counter()
-      for _ in range(steps):
-        fn()
-      record.append((time.perf_counter() - start) / steps)
-  return times
 
 
 def main() -> None:
@@ -130,7 +108,9 @@ def main() -> None:
   matmul = jax.jit(lambda x, w: x @ w)
   x = jnp.ones((rows, config.hidden_size), dtype)
   w = jnp.ones((config.hidden_size, config.intermediate_size), dtype)
-  matmul_time = statistics.median(_time_rounds([lambda: matmul(x, w).block_until_ready()], max(args.steps, 20), 3)[0])
+  matmul_call = lambda: matmul(x, w).block_until_ready()  # noqa: E731
+  matmul_call()  # compile
+  matmul_time = statistics.median(time_rounds([matmul_call], rounds=3, calls_per_round=max(args.steps, 20))[0])
   matmul_rate = 2 * rows * config.hidden_size * config.intermediate_size / matmul_time
 
   # transformers + torch: the same weights, the same loss.
@@ -163,7 +143,10 @@ def main() -> None:
   sides = [("rlvr_jax update step (jit)", jax_step), ("transformers + torch", torch_step)]
   if shared_step is not None:
     sides.insert(1, (f"rlvr_jax, prompt once per {args.group_size}", shared_step))
-  times = _time_rounds([fn for _, fn in sides], args.steps, args.rounds)
+  for _, fn in sides:
+    fn()  # compile / warm up
+    fn()
+  times = time_rounds([fn for _, fn in sides], rounds=args.rounds, calls_per_round=args.steps)
   torch_rounds = np.asarray(times[-1])
   torch_time = statistics.median(torch_rounds)
   jax_time = statistics.median(times[0])
